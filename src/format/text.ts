@@ -1,0 +1,50 @@
+import { MAX_STRING_BYTES } from './limits.js';
+
+/** UTF-8 for the format's `text` arguments. Works in Node and in browsers. */
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/**
+ * Encodes `value` into `buf` at `pos`, at most `maxBytes` bytes, cut at a character boundary.
+ * Returns the number of bytes written.
+ */
+export function encodeTextInto(value: string, buf: Uint8Array, pos: number, maxBytes = MAX_STRING_BYTES): number {
+  return encoder.encodeInto(value, buf.subarray(pos, pos + maxBytes)).written ?? 0;
+}
+
+/** Most UTF-8 bytes a string of this length can take. */
+export function maxTextBytes(value: string): number {
+  return Math.min(value.length * 3, MAX_STRING_BYTES);
+}
+
+/** Decodes UTF-8 bytes; invalid sequences become U+FFFD. */
+export function decodeText(buf: Uint8Array, start: number, end: number): string {
+  if (end - start < 16) {
+    let ascii = true;
+    for (let i = start; i < end; i++) {
+      if (buf[i] >= 0x80) {
+        ascii = false;
+        break;
+      }
+    }
+    if (ascii) {
+      let s = '';
+      for (let i = start; i < end; i++) s += String.fromCharCode(buf[i]);
+      return s;
+    }
+  }
+  return decoder.decode(buf.subarray(start, end));
+}
+
+/**
+ * Writes a `text` argument: its length as a two-byte varint (every allowed length fits, since
+ * MAX_STRING_BYTES < 2^14), then the UTF-8 bytes, cut at MAX_STRING_BYTES. Returns the position
+ * after it. The caller reserved 2 + min(3 * length, MAX_STRING_BYTES) bytes.
+ */
+export function putText(buf: Uint8Array, pos: number, value: string): number {
+  const length = encodeTextInto(value, buf, pos + 2, MAX_STRING_BYTES);
+  buf[pos] = (length & 0x7f) | 0x80;
+  buf[pos + 1] = length >>> 7;
+  return pos + 2 + length;
+}

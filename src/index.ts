@@ -1,0 +1,16 @@
+/**
+ * node-flight-recorder: a flight recorder for Node.js.
+ *
+ * @packageDocumentation
+ */
+export { FlightRecorder, type FlightRecorderOptions, type FlightRecorderStatus } from './recorder/flight-recorder.js';
+export type { StreamingTraceOptions, StreamingTraceStatus } from './recorder/streaming-tracer.js';
+export type { Destination } from './recorder/destination.js';
+export { trace } from './api/trace.js';
+export { Task } from './api/task.js';
+export { Region } from './api/region.js';
+export { NfrError, ErrorCodes, isNfrError, type ErrorCode } from './errors/errors.js';
+export { Reader, readTrace } from './reader/reader.js';
+export type { ReaderOptions, BatchInfo } from './reader/trace-decoder.js';
+export type { TraceEvent, EventOf, EventKind, SyncEvent, TimedEvent, GenerationsLostEvent, ProcessInfo } from './reader/events.js';
+export type { StackFrame, ClockSnapshot } from './format/events.js';

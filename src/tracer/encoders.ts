@@ -1,0 +1,115 @@
+import { EVENTS, type ArgType, type EventSpec, type StackFrame, type TimedEventName } from '../format/events.js';
+import { MAX_VARINT_BYTES } from '../format/limits.js';
+import { putUvarint } from '../format/varint.js';
+import { traceNow } from './clock.js';
+
+/**
+ * Encoders for the timed events, generated from the event table when the module loads. Each one
+ * is a straight-line function specialised to its event (no loop over arguments, no switch on
+ * types, no closure or object per call), which is what keeps writing an event as cheap as
+ * hand-written code while the table stays the only description of the format.
+ */
+
+type ArgValue<T extends ArgType> = T extends 'u' | 'f64' ? number : T extends 'str' | 'text' ? string : T extends 'stack' ? readonly StackFrame[] : never;
+
+type ArgValues<A> = { [I in keyof A]: A[I] extends readonly [string, infer T extends ArgType] ? ArgValue<T> : never };
+
+/**
+ * One method per timed event, with the event's arguments in table order. A backdated event
+ * (one with `backdatedBy`) takes, in place of that argument, the trace time at which it began.
+ */
+export type Emitters = {
+  [K in TimedEventName]: (...args: ArgValues<(typeof EVENTS)[K]['args']>) => void;
+};
+
+/** What a generated encoder needs from the thread's tracer. */
+export interface EncoderHost {
+  /** False when tracing is off; also where a new generation resets the interning tables. */
+  begin(): boolean;
+  /** String id for this generation, defining it if new; -1 when trace memory is full. */
+  str(value: string): number;
+  /** Stack id for this generation, defining it if new; -1 when trace memory is full. */
+  stack(frames: readonly StackFrame[]): number;
+  /** Counts an event dropped because trace memory is full. */
+  dropped(): void;
+  readonly events: {
+    bytes: Uint8Array;
+    pos: number;
+    end: number;
+    reserve(need: number, time: number): boolean;
+    putTime(time: number): void;
+    commit(): void;
+  };
+}
+
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+
+function maxArgBytes(type: ArgType): number {
+  switch (type) {
+    case 'u':
+    case 'str':
+    case 'stack':
+      return MAX_VARINT_BYTES;
+    case 'f64':
+      return 8;
+    default:
+      throw new Error(`event table: argument type ${type} cannot appear in a timed event`);
+  }
+}
+
+function identifier(name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`event table: bad argument name ${name}`);
+  return name;
+}
+
+/** Source of the encoder for one timed event. Exported for the tests that check it against the table. */
+export function encoderSource(name: string, spec: EventSpec): string {
+  const params = spec.args.map(([argName]) => identifier(argName === spec.backdatedBy ? 'startTime' : argName));
+  const lines: string[] = [];
+  lines.push(`return function ${identifier(name)}(${params.join(', ')}) {`);
+  lines.push('  if (!this.begin()) return;');
+  spec.args.forEach(([argName, type], i) => {
+    if (type === 'str') lines.push(`  const a${i} = this.str(${params[i]}); if (a${i} < 0) { this.dropped(); return; }`);
+    else if (type === 'stack') lines.push(`  const a${i} = this.stack(${params[i]}); if (a${i} < 0) { this.dropped(); return; }`);
+  });
+  const need = 1 + MAX_VARINT_BYTES + spec.args.reduce((n, [, type]) => n + maxArgBytes(type), 0);
+  lines.push('  const w = this.events;');
+  lines.push('  const time = now();');
+  lines.push(`  if (w.pos + ${need} > w.end && !w.reserve(${need}, time)) return;`);
+  lines.push('  const b = w.bytes;');
+  lines.push(`  b[w.pos++] = ${spec.code};`);
+  lines.push('  w.putTime(time);');
+  lines.push('  let p = w.pos;');
+  spec.args.forEach(([argName, type], i) => {
+    if (argName === spec.backdatedBy) {
+      lines.push(`  p = putUvarint(b, p, ${params[i]} < time ? Math.round(time - ${params[i]}) : 0);`);
+    } else if (type === 'u') {
+      lines.push(`  p = putUvarint(b, p, ${params[i]});`);
+    } else if (type === 'str' || type === 'stack') {
+      lines.push(`  p = putUvarint(b, p, a${i});`);
+    } else if (type === 'f64') {
+      lines.push(`  f64[0] = ${params[i]};`);
+      for (let k = 0; k < 8; k++) lines.push(`  b[p + ${k}] = f64Bytes[${k}];`);
+      lines.push('  p += 8;');
+    }
+  });
+  lines.push('  w.pos = p;');
+  lines.push('  w.commit();');
+  lines.push('};');
+  return lines.join('\n');
+}
+
+function compile(name: string, spec: EventSpec): (...args: unknown[]) => void {
+  const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', encoderSource(name, spec));
+  return factory(putUvarint, traceNow, f64, f64Bytes) as (...args: unknown[]) => void;
+}
+
+/** Installs the generated encoders as methods of `prototype`. */
+export function installEncoders(prototype: object): void {
+  for (const name of Object.keys(EVENTS) as (keyof typeof EVENTS)[]) {
+    const spec: EventSpec = EVENTS[name];
+    if (!spec.timed) continue;
+    Object.defineProperty(prototype, name, { value: compile(name, spec), writable: false, enumerable: false, configurable: false });
+  }
+}

@@ -1,0 +1,156 @@
+import { BatchKind, EVENTS, type StackFrame } from '../format/events.js';
+import { MAX_STACK_FRAMES, MAX_STRING_BYTES, MAX_VARINT_BYTES } from '../format/limits.js';
+import { putText } from '../format/text.js';
+import { putUvarint } from '../format/varint.js';
+import { BatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
+import type { ChunkPool } from './chunk-pool.js';
+import { traceNow } from './clock.js';
+import { installEncoders, type Emitters } from './encoders.js';
+import { Ctl } from './shared-state.js';
+
+/**
+ * A thread's writer: its event and table batches, and the strings and stacks it has interned in
+ * the current generation. Ids are scoped to (generation, thread), so no thread ever waits for
+ * another to intern a string. The event methods (`log`, `taskBegin`, ...) are generated from the
+ * event table; see encoders.ts.
+ */
+export class ThreadTracer {
+  readonly events: BatchWriter;
+  readonly tables: BatchWriter;
+  /** Generation the interning tables belong to; 0 before the first event. */
+  private generation = 0;
+  private readonly words: Int32Array;
+  private readonly strings = new Map<string, number>();
+  private nextString = 1;
+  private readonly stacks = new Map<string, number>();
+  private nextStack = 1;
+  private nextRegion = 1;
+  /** Called at the start of an event when a writer asked for an early generation end (main thread only). */
+  onAdvanceRequest: (() => void) | undefined;
+
+  constructor(
+    private readonly pool: ChunkPool,
+    readonly thread: number,
+    public name: string,
+    sink: BatchSink,
+  ) {
+    this.words = pool.words;
+    this.events = new BatchWriter(pool, BatchKind.events, thread, sink);
+    this.tables = new BatchWriter(pool, BatchKind.tables, thread, sink);
+  }
+
+  /** True while tracing is on. Starts a new generation's tables when the generation changed. */
+  begin(): boolean {
+    const generation = this.words[Ctl.generation];
+    if (generation === this.generation && this.words[Ctl.advanceRequest] === 0) return generation !== 0;
+    return this.beginSlow(generation);
+  }
+
+  private beginSlow(generation: number): boolean {
+    if (this.words[Ctl.advanceRequest] !== 0 && this.onAdvanceRequest !== undefined) {
+      this.onAdvanceRequest();
+      generation = this.words[Ctl.generation];
+    }
+    if (generation === 0) return false;
+    if (generation !== this.generation) {
+      this.generation = generation;
+      this.strings.clear();
+      this.nextString = 1;
+      this.stacks.clear();
+      this.nextStack = 1;
+      (this as unknown as Emitters).threadName(this.name);
+    }
+    return true;
+  }
+
+  str(value: string): number {
+    const id = this.strings.get(value);
+    if (id !== undefined) return id;
+    return this.defineString(value);
+  }
+
+  private defineString(value: string): number {
+    if (value === '') return 0;
+    if (typeof value !== 'string') value = String(value);
+    const w = this.tables;
+    const need = 1 + MAX_VARINT_BYTES + 2 + Math.min(value.length * 3, MAX_STRING_BYTES);
+    if (!w.reserve(need, traceNow())) return -1;
+    const id = this.nextString++;
+    const b = w.bytes;
+    b[w.pos++] = EVENTS.string.code;
+    w.pos = putText(b, putUvarint(b, w.pos, id), value);
+    w.commit();
+    this.strings.set(value, id);
+    return id;
+  }
+
+  stack(frames: readonly StackFrame[]): number {
+    if (frames.length === 0) return 0;
+    const count = Math.min(frames.length, MAX_STACK_FRAMES);
+    let key = '';
+    for (let i = 0; i < count; i++) {
+      const f = frames[i];
+      key += `${f.functionName}\u0000${f.url}\u0000${f.line}\u0000${f.column}\u0001`;
+    }
+    const known = this.stacks.get(key);
+    if (known !== undefined) return known;
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const fn = this.str(frames[i].functionName);
+      const url = this.str(frames[i].url);
+      if (fn < 0 || url < 0) return -1;
+      ids.push(fn, url);
+    }
+    const w = this.tables;
+    const need = 1 + 2 * MAX_VARINT_BYTES + count * 4 * MAX_VARINT_BYTES;
+    if (!w.reserve(need, traceNow())) return -1;
+    const id = this.nextStack++;
+    const b = w.bytes;
+    let p = w.pos;
+    b[p++] = EVENTS.stack.code;
+    p = putUvarint(b, p, id);
+    p = putUvarint(b, p, count);
+    for (let i = 0; i < count; i++) {
+      p = putUvarint(b, p, ids[2 * i]);
+      p = putUvarint(b, p, ids[2 * i + 1]);
+      p = putUvarint(b, p, Math.max(0, frames[i].line | 0));
+      p = putUvarint(b, p, Math.max(0, frames[i].column | 0));
+    }
+    w.pos = p;
+    w.commit();
+    this.stacks.set(key, id);
+    return id;
+  }
+
+  dropped(): void {
+    this.events.pendingLost++;
+    Atomics.add(this.words, Ctl.eventsLost, 1);
+  }
+
+  /** A new region id, unique on this thread. */
+  newRegionId(): number {
+    return this.nextRegion++;
+  }
+
+  /** Closes the open batches (events before tables, see hub.ts) and returns them. */
+  takeOpenBatches(): BatchRef[] {
+    const taken: BatchRef[] = [];
+    const events = this.events.take();
+    if (events !== undefined) taken.push(events);
+    const tables = this.tables.take();
+    if (tables !== undefined) taken.push(tables);
+    return taken;
+  }
+
+  /** Gives the writers' chunks back; the next event after a restart opens new ones. */
+  release(): void {
+    this.events.release();
+    this.tables.release();
+    this.generation = 0;
+  }
+}
+
+installEncoders(ThreadTracer.prototype);
+
+// The generated encoders, as typed methods.
+export interface ThreadTracer extends Emitters {}
