@@ -14,3 +14,5 @@ export { Reader, readTrace } from './reader/reader.js';
 export type { ReaderOptions, BatchInfo } from './reader/trace-decoder.js';
 export type { TraceEvent, EventOf, EventKind, SyncEvent, TimedEvent, GenerationsLostEvent, ProcessInfo } from './reader/events.js';
 export type { StackFrame, ClockSnapshot } from './format/events.js';
+export { validate, validateStream, Validator, type Problem, type ValidateOptions } from './reader/validator.js';
+export { tracerStatus, type TracerStatus } from './api/tracer-status.js';

@@ -26,6 +26,8 @@ export interface BatchInfo extends BatchHeader {
   /** Time of the first and last events in write order, backdated events excluded; NaN when none. */
   firstTime: number;
   lastTime: number;
+  /** For sync and end-of-generation batches: the trace time of their clock snapshot. */
+  clockTime?: number;
   /** For end-of-generation batches: the batch count and events lost it declares. */
   declaredBatches?: number;
   eventsLost?: number;
@@ -127,11 +129,13 @@ export class TraceDecoder {
   finish(out: TraceEvent[] = []): TraceEvent[] {
     if (this.finished) return out;
     this.finished = true;
-    const cut = this.carry !== undefined || this.assembly !== undefined || !this.headerSeen;
-    if (cut && !(this.options.allowTruncated && this.headerSeen)) {
-      if (!this.headerSeen) {
-        throw new NfrError(this.offset === 0 ? 'ERR_NOT_A_TRACE' : 'ERR_TRACE_TRUNCATED', this.offset === 0 ? 'not a flight recorder trace: the input is empty' : `trace truncated at byte ${this.offset}: it ends inside the ${HEADER_BYTES}-byte header`, { offset: this.offset });
-      }
+    if (!this.headerSeen) {
+      if (this.offset === 0) throw new NfrError('ERR_NOT_A_TRACE', 'not a flight recorder trace: the input is empty', { offset: 0 });
+      if (this.options.allowTruncated) return out;
+      throw new NfrError('ERR_TRACE_TRUNCATED', `trace truncated at byte ${this.offset}: it ends inside the ${HEADER_BYTES}-byte header`, { offset: this.offset });
+    }
+    const cut = this.carry !== undefined || this.assembly !== undefined;
+    if (cut && !this.options.allowTruncated) {
       const where = this.assembly !== undefined ? `generation ${this.assembly.number} (from byte ${this.assembly.startOffset}) has no end-of-generation record` : 'it ends inside a batch';
       const complete = this.last !== undefined ? `; the complete generations end at byte ${this.last.endOffset}` : '; no generation is complete';
       throw new NfrError('ERR_TRACE_TRUNCATED', `trace truncated at byte ${this.offset}: ${where}${complete} (read with allowTruncated to keep them)`, { offset: this.offset });
@@ -216,7 +220,7 @@ export class TraceDecoder {
     }
     if (clock === undefined) corruptAt(assembly.sync.offset, `generation ${assembly.number} has no clock record in its sync batch`);
     if (frequency !== CLOCK_FREQUENCY) corruptAt(assembly.sync.offset, `clock frequency ${frequency} is not supported (expected ${CLOCK_FREQUENCY})`);
-    onBatch?.(info(assembly.sync, NaN, NaN));
+    onBatch?.({ ...info(assembly.sync, NaN, NaN), clockTime: clock.trace });
 
     // End of generation: its clock and its batch count.
     const eogState = stateFor(eogRaw, [''], [NO_FRAMES]);
@@ -297,7 +301,7 @@ export class TraceDecoder {
       if (time > lastTime) lastTime = time;
       onBatch?.(info(raw, firstTime, time));
     }
-    onBatch?.({ ...info(eogRaw, NaN, NaN), declaredBatches: declared, eventsLost });
+    onBatch?.({ ...info(eogRaw, NaN, NaN), clockTime: trace, declaredBatches: declared, eventsLost });
 
     const end: ClockSnapshot = { trace, monoSec, monoNsec, wallSec, wallNsec };
     this.last = { number: assembly.number, end, endOffset: eogRaw.offset + BATCH_HEADER_BYTES + eogRaw.bytes.length, process: processInfo, frequency, thread: assembly.sync.header.thread, lastTime };

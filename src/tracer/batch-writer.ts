@@ -45,6 +45,8 @@ export class BatchWriter {
   lastTime = 0;
   /** Events dropped because no chunk could be had; written as an `eventsLost` record when room returns. */
   pendingLost = 0;
+  /** When non-zero, the generation of the batches this writer opens, instead of the current one. */
+  generationOverride = 0;
 
   private words: Int32Array = new Int32Array(0);
   private chunk = -1;
@@ -130,7 +132,7 @@ export class BatchWriter {
       if (full !== undefined) this.sink.sealed(full);
       this.end = 0;
     }
-    const generation = this.pool.words[Ctl.generation];
+    const generation = this.generationOverride || this.pool.words[Ctl.generation];
     if (generation !== this.sequenceGeneration) {
       this.sequence = 0;
       this.sequenceGeneration = generation;

@@ -141,13 +141,23 @@ export class Hub implements BatchSink {
     this.collect();
   }
 
-  /** Ends the current generation now and starts the next. No-op while stopped. */
+  /**
+   * Ends the current generation now and starts the next. No-op while stopped.
+   *
+   * The order makes every event fall inside its generation's clock range: the next
+   * generation's start is read before writers can see it, the open batches are taken after
+   * they can no longer be chosen, and the end is read after they are taken.
+   */
   advance(): void {
     if (!this.running || this.advancing) return;
     this.advancing = true;
     try {
-      const finished = this.finishGeneration();
-      this.startGeneration();
+      const number = this.generation;
+      const nextStart = clockSnapshot();
+      this.switchTo(number + 1);
+      for (const batch of this.main.takeOpenBatches()) this.current.push(batch);
+      const finished = this.finishGeneration(number, clockSnapshot());
+      this.beginGeneration(nextStart);
       for (const subscriber of [...this.subscribers]) {
         try {
           subscriber.onGeneration(finished);
@@ -174,12 +184,13 @@ export class Hub implements BatchSink {
   }
 
   private start(): void {
-    this.startGeneration();
+    const start = clockSnapshot();
+    this.switchTo(this.lastGeneration + 1);
+    this.beginGeneration(start);
   }
 
   private stop(): void {
     // The subscribers have all had the last generation; what was written since is dropped.
-    this.main.takeOpenBatches();
     this.main.release();
     this.control.release();
     Atomics.store(this.words, Ctl.generation, 0);
@@ -190,25 +201,28 @@ export class Hub implements BatchSink {
     this.period = 0;
   }
 
-  private startGeneration(): void {
-    const number = ++this.lastGeneration;
+  /** Makes `number` the generation writers write into. */
+  private switchTo(number: number): void {
+    this.lastGeneration = number;
     Atomics.store(this.words, Ctl.generationChunks, 0);
     Atomics.store(this.words, Ctl.advanceRequest, 0);
     Atomics.store(this.words, Ctl.generation, number);
+  }
+
+  /** Starts the body of the current generation with its sync batch. */
+  private beginGeneration(start: ClockSnapshot): void {
     this.lostAtStart = Atomics.load(this.words, Ctl.eventsLost);
     this.current = [];
-    const start = clockSnapshot();
     this.currentStart = start;
     this.currentSync = this.writeSync(start);
   }
 
-  private finishGeneration(): Generation {
-    const number = this.generation;
-    for (const batch of this.main.takeOpenBatches()) this.current.push(batch);
-    const end = clockSnapshot();
+  private finishGeneration(number: number, end: ClockSnapshot): Generation {
     const eventsLost = Atomics.load(this.words, Ctl.eventsLost) - this.lostAtStart;
     const body = this.current.sort(fileOrder);
+    this.control.generationOverride = number;
     const eog = this.writeEndOfGeneration(end, body.length + (this.currentSync ? 1 : 0), eventsLost);
+    this.control.generationOverride = 0;
     const batches: BatchRef[] = [];
     if (this.currentSync !== undefined) batches.push(this.currentSync);
     for (const b of body) batches.push(b);

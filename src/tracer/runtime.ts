@@ -22,6 +22,11 @@ export function tracerRuntime(): TracerRuntime {
   return runtime;
 }
 
+/** The runtime if something made it already; never makes one. */
+export function existingRuntime(): TracerRuntime | undefined {
+  return runtime;
+}
+
 /** This thread's writer if the runtime exists; undefined otherwise (nothing was ever traced). */
 export function existingThreadTracer(): ThreadTracer | undefined {
   return runtime?.thread;

@@ -1,0 +1,33 @@
+import { FlightRecorder, trace, tracerStatus } from '../../src/index.js';
+import { MemorySink } from './sinks.js';
+import { waitFor } from './wait.js';
+
+/** Runs `body` under a fresh flight recorder and returns its snapshot. */
+export async function recordSnapshot(body: () => void | Promise<void>, options?: ConstructorParameters<typeof FlightRecorder>[0]): Promise<Buffer> {
+  const fr = new FlightRecorder(options);
+  fr.start();
+  try {
+    await body();
+    const sink = new MemorySink();
+    await fr.writeTo(sink);
+    return sink.bytes();
+  } finally {
+    await fr.stop();
+  }
+}
+
+/** A streamed trace of `generations` generations, each with a few logs and regions. */
+export async function recordStreamed(generations: number): Promise<Buffer> {
+  const sink = new MemorySink();
+  trace.start(sink, { period: 5 });
+  for (let g = 0; g < generations; g++) {
+    const task = trace.newTask(`task ${g}`);
+    task.log('gen', `generation ${g}`);
+    task.withRegion('work', () => trace.metric('g', g));
+    task.end();
+    const target = tracerStatus().generation + 1;
+    await waitFor(() => tracerStatus().generation >= target, 'a generation to end');
+  }
+  await trace.stop();
+  return sink.bytes();
+}
