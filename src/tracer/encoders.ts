@@ -70,7 +70,13 @@ export function encoderSource(name: string, spec: EventSpec): string {
   lines.push(`return function ${identifier(name)}(${params.join(', ')}) {`);
   lines.push('  if (!this.begin()) return;');
   spec.args.forEach(([argName, type], i) => {
-    if (type === 'str') lines.push(`  const a${i} = this.str(${params[i]}); if (a${i} < 0) { this.dropped(); return; }`);
+    if (type === 'str') {
+      // A one-entry cache per argument: repeated strings (categories, names) skip the map.
+      const cache = stringCacheField(name, argName);
+      lines.push(`  let a${i};`);
+      lines.push(`  if (${params[i]} === this.${cache}) a${i} = this.${cache}Id;`);
+      lines.push(`  else { a${i} = this.str(${params[i]}); if (a${i} < 0) { this.dropped(); return; } this.${cache} = ${params[i]}; this.${cache}Id = a${i}; }`);
+    }
     else if (type === 'stack') lines.push(`  const a${i} = this.stack(${params[i]}); if (a${i} < 0) { this.dropped(); return; }`);
   });
   const need = 1 + MAX_VARINT_BYTES + spec.args.reduce((n, [, type]) => n + maxArgBytes(type), 0);
@@ -99,6 +105,20 @@ export function encoderSource(name: string, spec: EventSpec): string {
   lines.push('};');
   return lines.join('\n');
 }
+
+function stringCacheField(event: string, arg: string): string {
+  return `cache_${event}_${arg}`;
+}
+
+/**
+ * Names of the per-argument string caches the encoders use. The tracer creates them in its
+ * constructor (so its shape never changes) and clears them when a generation starts, since ids
+ * are per generation.
+ */
+export const STRING_CACHE_FIELDS: readonly string[] = (Object.keys(EVENTS) as (keyof typeof EVENTS)[]).flatMap((name) => {
+  const spec: EventSpec = EVENTS[name];
+  return spec.timed ? spec.args.filter(([, type]) => type === 'str').map(([arg]) => stringCacheField(name, arg)) : [];
+});
 
 function compile(name: string, spec: EventSpec): (...args: unknown[]) => void {
   const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', encoderSource(name, spec));

@@ -5,7 +5,7 @@ import { putUvarint } from '../format/varint.js';
 import { BatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { traceNow } from './clock.js';
-import { installEncoders, type Emitters } from './encoders.js';
+import { installEncoders, STRING_CACHE_FIELDS, type Emitters } from './encoders.js';
 import { Ctl } from './shared-state.js';
 
 /**
@@ -37,6 +37,16 @@ export class ThreadTracer {
     this.words = pool.words;
     this.events = new BatchWriter(pool, BatchKind.events, thread, sink);
     this.tables = new BatchWriter(pool, BatchKind.tables, thread, sink);
+    this.clearStringCaches();
+  }
+
+  /** Empties the encoders' per-argument string caches (ids are per generation). */
+  private clearStringCaches(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const field of STRING_CACHE_FIELDS) {
+      self[field] = undefined;
+      self[`${field}Id`] = 0;
+    }
   }
 
   /** True while tracing is on. Starts a new generation's tables when the generation changed. */
@@ -55,6 +65,7 @@ export class ThreadTracer {
     if (generation !== this.generation) {
       this.generation = generation;
       this.strings.clear();
+      this.clearStringCaches();
       this.nextString = 1;
       this.stacks.clear();
       this.nextStack = 1;
