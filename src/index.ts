@@ -10,7 +10,7 @@ export { trace } from './api/trace.js';
 export { Task } from './api/task.js';
 export { Region } from './api/region.js';
 export { NfrError, ErrorCodes, isNfrError, type ErrorCode } from './errors/errors.js';
-export { Reader, readTrace } from './reader/reader.js';
+export { Reader, readTrace, forEachEvent } from './reader/reader.js';
 export type { ReaderOptions, BatchInfo } from './reader/trace-decoder.js';
 export type { TraceEvent, EventOf, EventKind, SyncEvent, TimedEvent, GenerationsLostEvent, ProcessInfo } from './reader/events.js';
 export type { StackFrame, ClockSnapshot } from './format/events.js';

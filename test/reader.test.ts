@@ -70,7 +70,8 @@ test('every timed event type round-trips through writer and reader (property)', 
       const bytes = await recordSnapshot(() => {
         for (const [kind, args] of events) tracer[kind](...args);
       });
-      assert.deepEqual(validate(bytes), []);
+      // Random task and region ids break the task and region rules on purpose; everything else must hold.
+      assert.deepEqual(validate(bytes).filter((p) => !/^(TASK|REGION)_/.test(p.code)), []);
       const read = [...new Reader(bytes)].filter((e) => e.kind !== 'sync' && e.kind !== 'threadName');
       assert.equal(read.length, events.length);
       read.forEach((ev, i) => {

@@ -1,37 +1,37 @@
 import { REGION_FLAG_SYNC } from '../format/events.js';
-import type { ThreadTracer } from '../tracer/thread-tracer.js';
 import { existingThreadTracer } from '../tracer/runtime.js';
 
-/** A region opened by `startRegion`; close it with `end()`. Ending twice is harmless. */
+/**
+ * A region opened by `startRegion`; close it with `end()`. Ending twice is harmless. Kept to
+ * three fields: it is the one allocation a region costs.
+ */
 export class Region {
   private ended = false;
 
   /** @internal */
   constructor(
-    private readonly tracer: ThreadTracer | undefined,
     /** The task the region belongs to (0 for none). */
     readonly task: number,
-    /** Region id, unique on its thread. */
+    /** Region id, unique on its thread; 0 for the region handed out while nothing records. */
     readonly id: number,
-    readonly name: string,
   ) {}
 
   end(): void {
-    if (this.ended) return;
+    if (this.ended || this.id === 0) return;
     this.ended = true;
-    this.tracer?.regionEnd(this.task, this.id, 0);
+    existingThreadTracer()?.regionEnd(this.task, this.id, 0);
   }
 }
 
 /** The region handed out while tracing is off: ending it does nothing, and costs no allocation. */
-const OFF_REGION = new Region(undefined, 0, 0, '');
+const OFF_REGION = new Region(0, 0);
 
 export function startRegion(task: number, name: string): Region {
   const t = existingThreadTracer();
   if (t === undefined || !t.begin()) return OFF_REGION;
   const id = t.newRegionId();
   t.regionBegin(task, id, name);
-  return new Region(t, task, id, name);
+  return new Region(task, id);
 }
 
 /**

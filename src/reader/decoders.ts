@@ -3,13 +3,10 @@ import { EVENTS, SPEC_BY_CODE, type ArgType, type EventName, type EventSpec, typ
 import { MAX_STACK_FRAMES, MAX_STRING_BYTES } from '../format/limits.js';
 import { decodeText } from '../format/text.js';
 import { readUvarint, varintResult } from '../format/varint.js';
-import type { TimedEvent } from './events.js';
 
 /**
- * Record decoders, driven by the event table. Timed events (the bulk of a trace) get a decoder
- * generated per event, a straight line that builds the event object with its final shape in
- * one literal; the few untimed records (sync, tables, end of generation, loss) go through one
- * table-walking decoder.
+ * The decoder of untimed records (sync, tables, end of generation, loss), driven by the event
+ * table. Timed events have generated scanners and builders instead; see timed-codecs.ts.
  */
 
 /** Where a decoder reads, and the thread's tables it resolves references against. */
@@ -33,16 +30,16 @@ function badVarint(state: DecodeState, result: number, what: string): never {
   return corrupt(state, state.pos, result === -1 ? `${what} runs past the end of its batch` : `${what} is a varint longer than 8 bytes or above 2^53`);
 }
 
-function stringRef(state: DecodeState, id: number, pos: number, what: string): string {
+function stringRef(state: DecodeState, id: number, pos: number, record: string, arg: string): string {
   const value = state.strings[id];
-  if (value === undefined) corrupt(state, pos, `${what} refers to string ${id}, which its thread's table does not define`);
+  if (value === undefined) corrupt(state, pos, `${record}.${arg} refers to string ${id}, which its thread's table does not define`);
   return value;
 }
 
-function stackRef(state: DecodeState, id: number, pos: number, what: string): readonly StackFrame[] {
+function stackRef(state: DecodeState, id: number, pos: number, record: string, arg: string): readonly StackFrame[] {
   if (id === 0) return NO_FRAMES;
   const value = state.stacks[id];
-  if (value === undefined) corrupt(state, pos, `${what} refers to stack ${id}, which its thread's table does not define`);
+  if (value === undefined) corrupt(state, pos, `${record}.${arg} refers to stack ${id}, which its thread's table does not define`);
   return value;
 }
 
@@ -54,82 +51,43 @@ function readF64(b: Uint8Array, p: number): number {
   return f64Scratch[0];
 }
 
-function decoderSource(name: string, spec: EventSpec): string {
-  const lines: string[] = ['return function (s, time, thread) {', '  const b = s.bytes, end = s.end; let p = s.pos;'];
-  const fields: string[] = [`kind: ${JSON.stringify(name)}`];
-  let timeExpression = 'time';
-  spec.args.forEach(([arg, type], i) => {
-    const what = JSON.stringify(`${name}.${arg}`);
-    if (type === 'f64') {
-      lines.push(`  if (p + 8 > end) { s.pos = p; bad(s, -1, ${what}); }`);
-      lines.push(`  const a${i} = f64(b, p); p += 8;`);
-    } else {
-      lines.push(`  { const q = rv(b, p, end); if (q < 0) { s.pos = p; bad(s, q, ${what}); } p = q; }`);
-      if (type === 'u') lines.push(`  const a${i} = vr.value;`);
-      else if (type === 'str') lines.push(`  const a${i} = str(s, vr.value, p, ${what});`);
-      else if (type === 'stack') lines.push(`  const a${i} = stack(s, vr.value, p, ${what});`);
-      else throw new Error(`event table: argument type ${type} cannot appear in a timed event`);
-    }
-    if (arg === spec.backdatedBy) timeExpression = `time - a${i}`;
-    else fields.push(`${JSON.stringify(arg)}: a${i}`);
-  });
-  fields.splice(1, 0, `time: ${timeExpression}`, 'thread: thread');
-  lines.push('  s.pos = p;');
-  lines.push(`  return { ${fields.join(', ')} };`);
-  lines.push('};');
-  return lines.join('\n');
-}
-
-export type TimedDecoder = (state: DecodeState, time: number, thread: number) => TimedEvent;
-
-/** Timed decoders by type byte; undefined for codes that are not timed events. */
-export const TIMED_DECODERS: readonly (TimedDecoder | undefined)[] = (() => {
-  const decoders: (TimedDecoder | undefined)[] = new Array(256).fill(undefined);
-  for (const name of Object.keys(EVENTS) as EventName[]) {
-    const spec: EventSpec = EVENTS[name];
-    if (!spec.timed) continue;
-    const factory = new Function('rv', 'vr', 'bad', 'str', 'stack', 'f64', decoderSource(name, spec));
-    decoders[spec.code] = factory(readUvarint, varintResult, badVarint, stringRef, stackRef, readF64) as TimedDecoder;
-  }
-  return decoders;
-})();
-
 /** Values of an untimed record, in table order. */
 export type RecordValues = (number | string | readonly StackFrame[])[];
 
-function readArg(state: DecodeState, type: ArgType, what: string): number | string | readonly StackFrame[] {
+function readArg(state: DecodeState, type: ArgType, record: string, arg: string): number | string | readonly StackFrame[] {
   const b = state.bytes;
   const at = state.pos;
   if (type === 'f64') {
-    if (at + 8 > state.end) corrupt(state, at, `${what} runs past the end of its batch`);
+    if (at + 8 > state.end) corrupt(state, at, `${record}.${arg} runs past the end of its batch`);
     state.pos = at + 8;
     return readF64(b, at);
   }
   const next = readUvarint(b, at, state.end);
-  if (next < 0) badVarint(state, next, what);
+  if (next < 0) badVarint(state, next, `${record}.${arg}`);
   state.pos = next;
   const value = varintResult.value;
   switch (type) {
     case 'u':
       return value;
     case 'str':
-      return stringRef(state, value, at, what);
+      return stringRef(state, value, at, record, arg);
     case 'stack':
-      return stackRef(state, value, at, what);
+      return stackRef(state, value, at, record, arg);
     case 'text': {
-      if (value > MAX_STRING_BYTES) corrupt(state, at, `${what} is ${value} bytes long, above the limit of ${MAX_STRING_BYTES}`);
-      if (next + value > state.end) corrupt(state, at, `${what} runs past the end of its batch`);
+      if (value > MAX_STRING_BYTES) corrupt(state, at, `${record}.${arg} is ${value} bytes long, above the limit of ${MAX_STRING_BYTES}`);
+      if (next + value > state.end) corrupt(state, at, `${record}.${arg} runs past the end of its batch`);
       state.pos = next + value;
       return decodeText(b, next, next + value);
     }
     case 'frames': {
-      if (value > MAX_STACK_FRAMES) corrupt(state, at, `${what} has ${value} frames, above the limit of ${MAX_STACK_FRAMES}`);
+      if (value > MAX_STACK_FRAMES) corrupt(state, at, `${record}.${arg} has ${value} frames, above the limit of ${MAX_STACK_FRAMES}`);
       const frames: StackFrame[] = [];
       for (let i = 0; i < value; i++) {
-        const functionName = readArg(state, 'str', `${what}[${i}].functionName`) as string;
-        const url = readArg(state, 'str', `${what}[${i}].url`) as string;
-        const line = readArg(state, 'u', `${what}[${i}].line`) as number;
-        const column = readArg(state, 'u', `${what}[${i}].column`) as number;
+        const frame = `${record}.${arg}[${i}]`;
+        const functionName = readArg(state, 'str', frame, 'functionName') as string;
+        const url = readArg(state, 'str', frame, 'url') as string;
+        const line = readArg(state, 'u', frame, 'line') as number;
+        const column = readArg(state, 'u', frame, 'column') as number;
         frames.push({ functionName, url, line, column });
       }
       return frames;
@@ -137,11 +95,17 @@ function readArg(state: DecodeState, type: ArgType, what: string): number | stri
   }
 }
 
-/** Decodes the arguments of an untimed record whose type byte was just read. */
+const scratch: RecordValues = [];
+
+/**
+ * Decodes the arguments of an untimed record whose type byte was just read. The array is reused
+ * by the next call: take the values out before decoding again.
+ */
 export function decodeRecord(state: DecodeState, spec: EventSpec & { name: string }): RecordValues {
-  const values: RecordValues = [];
-  for (const [arg, type] of spec.args) values.push(readArg(state, type, `${spec.name}.${arg}`));
-  return values;
+  scratch.length = 0;
+  const args = spec.args;
+  for (let i = 0; i < args.length; i++) scratch.push(readArg(state, args[i][1], spec.name, args[i][0]));
+  return scratch;
 }
 
 /** Reads a type byte and returns its spec, failing on codes the table does not define. */

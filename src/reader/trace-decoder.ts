@@ -1,10 +1,15 @@
 import { NfrError } from '../errors/errors.js';
-import { BatchKind, CLOCK_FREQUENCY, type ClockSnapshot, type StackFrame } from '../format/events.js';
+import { BatchKind, CLOCK_FREQUENCY, SPEC_BY_CODE, type ClockSnapshot, type StackFrame } from '../format/events.js';
 import { FORMAT_VERSION, hasMagic, MAGIC, readBatchHeader, type BatchHeader } from '../format/header.js';
 import { BATCH_HEADER_BYTES, DEFAULT_MAX_GENERATION_BYTES, HEADER_BYTES, MAX_BATCH_PAYLOAD } from '../format/limits.js';
 import { readUvarint, varintResult } from '../format/varint.js';
-import { corrupt, decodeRecord, readType, TIMED_DECODERS, type DecodeState } from './decoders.js';
-import type { ProcessInfo, SyncEvent, TimedEvent, TraceEvent } from './events.js';
+import { corrupt, decodeRecord, readType, type DecodeState } from './decoders.js';
+import type { ProcessInfo, SyncEvent, TraceEvent } from './events.js';
+import { EventColumns, GenerationView, timeOrder, type ViewBatch } from './generation-view.js';
+import { SCAN_BAD_STACK, SCAN_BAD_STRING, SCAN_CUT, SCANNERS, scanned } from './timed-codecs.js';
+
+/** What the decoder hands out: single events (syncs, losses) and generations of timed events. */
+export type DecodedItem = TraceEvent | GenerationView;
 
 /** Options of the readers. */
 export interface ReaderOptions {
@@ -59,6 +64,16 @@ interface LastGeneration {
 }
 
 const NO_FRAMES: readonly StackFrame[] = Object.freeze([]);
+const EMPTY_STRINGS: readonly string[] = Object.freeze(['']);
+const EMPTY_STACKS: readonly (readonly StackFrame[])[] = Object.freeze([NO_FRAMES]);
+
+function scanError(code: number, event: string, strings: number, stacks: number): string {
+  const arg = `${event}.${scanned.arg}`;
+  if (code === SCAN_CUT) return `${arg} runs past the end of its batch`;
+  if (code === SCAN_BAD_STRING) return `${arg} refers to a string its thread's table does not define (it has ${strings - 1})`;
+  if (code === SCAN_BAD_STACK) return `${arg} refers to a stack its thread's table does not define (it has ${stacks - 1})`;
+  return `${arg} is a varint longer than 8 bytes or above 2^53`;
+}
 
 /**
  * The reader's engine: push bytes in any chunking, get back the events of each generation as
@@ -80,7 +95,7 @@ export class TraceDecoder {
   }
 
   /** Feeds the next bytes of the trace; returns the events that became complete. */
-  push(chunk: Uint8Array, out: TraceEvent[] = []): TraceEvent[] {
+  push(chunk: Uint8Array, out: DecodedItem[] = []): DecodedItem[] {
     if (!(chunk instanceof Uint8Array)) {
       throw new NfrError('ERR_INVALID_ARGUMENT', `trace input must be Uint8Array chunks (a Buffer, a file stream), got ${chunk === null ? 'null' : typeof chunk}`);
     }
@@ -126,7 +141,7 @@ export class TraceDecoder {
   }
 
   /** Ends the input: returns the final sync, or fails when the trace was cut. */
-  finish(out: TraceEvent[] = []): TraceEvent[] {
+  finish(out: DecodedItem[] = []): DecodedItem[] {
     if (this.finished) return out;
     this.finished = true;
     if (!this.headerSeen) {
@@ -144,7 +159,7 @@ export class TraceDecoder {
     return out;
   }
 
-  private batch(raw: RawBatch, out: TraceEvent[]): void {
+  private batch(raw: RawBatch, out: DecodedItem[]): void {
     const { header } = raw;
     const assembly = this.assembly;
     switch (header.kind) {
@@ -188,7 +203,7 @@ export class TraceDecoder {
     }
   }
 
-  private loss(raw: RawBatch, out: TraceEvent[]): void {
+  private loss(raw: RawBatch, out: DecodedItem[]): void {
     const state = stateFor(raw, [''], [NO_FRAMES]);
     const spec = readType(state);
     if (spec.name !== 'generationsLost') corrupt(state, 0, `record ${spec.name} cannot appear in a loss batch`);
@@ -197,7 +212,7 @@ export class TraceDecoder {
     out.push({ kind: 'generationsLost', time: this.last?.lastTime ?? 0, thread: raw.header.thread, first, count, bytes });
   }
 
-  private generation(assembly: Assembly, eogRaw: RawBatch, out: TraceEvent[]): void {
+  private generation(assembly: Assembly, eogRaw: RawBatch, out: DecodedItem[]): void {
     const onBatch = this.options.onBatch;
     // Sync batch: the clock snapshot and process facts.
     const syncState = stateFor(assembly.sync, [''], [NO_FRAMES]);
@@ -265,39 +280,50 @@ export class TraceDecoder {
       onBatch?.(info(raw, NaN, NaN));
     }
 
-    // Events, per thread, in write order; then merged by time.
-    const perThread = new Map<number, TimedEvent[]>();
-    const unsorted = new Set<number>();
+    // Events: scanned into columns per thread, in write order; then ordered by time.
+    let eventBytes = 0;
+    for (const raw of assembly.events) eventBytes += raw.bytes.length;
+    const columns = new EventColumns(eventBytes >>> 2);
+    const viewBatches: ViewBatch[] = [];
+    const runs: { thread: number; start: number; end: number; sorted: boolean }[] = [];
     let lastTime = clock.trace;
     for (const raw of assembly.events) {
       const thread = raw.header.thread;
-      let list = perThread.get(thread);
-      if (list === undefined) {
-        list = [];
-        perThread.set(thread, list);
+      let run = runs[runs.length - 1];
+      if (run === undefined || run.thread !== thread) {
+        run = { thread, start: columns.count, end: columns.count, sorted: true };
+        runs.push(run);
       }
-      const state = stateFor(raw, strings.get(thread) ?? [''], stacks.get(thread) ?? [NO_FRAMES]);
-      const bytes = state.bytes;
+      const threadStrings = strings.get(thread) ?? EMPTY_STRINGS;
+      const threadStacks = stacks.get(thread) ?? EMPTY_STACKS;
+      const batchIndex = viewBatches.length;
+      viewBatches.push({ bytes: raw.bytes, thread, strings: threadStrings, stacks: threadStacks });
+      const bytes = raw.bytes;
+      const end = bytes.length;
+      const fileOffset = raw.offset + BATCH_HEADER_BYTES;
       let time = raw.header.baseTime;
       let firstTime = NaN;
-      let previous = list.length > 0 ? list[list.length - 1].time : -Infinity;
-      while (state.pos < state.end) {
-        const at = state.pos;
-        const decode = TIMED_DECODERS[bytes[at]];
-        if (decode === undefined) {
-          const spec = readType(state);
-          corrupt(state, at, `record ${spec.name} cannot appear in an event batch`);
+      let previous = run.end > run.start ? columns.times[run.end - 1] : -Infinity;
+      let p = 0;
+      while (p < end) {
+        const scan = SCANNERS[bytes[p]];
+        if (scan === undefined) {
+          const spec = SPEC_BY_CODE[bytes[p]];
+          corruptAt(fileOffset + p, spec === undefined ? `unknown event type ${bytes[p]}` : `record ${spec.name} cannot appear in an event batch`);
         }
-        const next = readUvarint(bytes, at + 1, state.end);
-        if (next < 0) corrupt(state, at + 1, next === -1 ? 'an event time runs past the end of its batch' : 'an event time is a varint longer than 8 bytes');
+        const afterTime = readUvarint(bytes, p + 1, end);
+        if (afterTime < 0) corruptAt(fileOffset + p + 1, afterTime === -1 ? 'an event time runs past the end of its batch' : 'an event time is a varint longer than 8 bytes');
         time += varintResult.value;
         if (firstTime !== firstTime) firstTime = time;
-        state.pos = next;
-        const event = decode(state, time, thread);
-        if (event.time < previous) unsorted.add(thread);
-        previous = event.time;
-        list.push(event);
+        const next = scan(bytes, afterTime, end, time, threadStrings.length, threadStacks.length);
+        if (next < 0) corruptAt(fileOffset + afterTime, scanError(next, SPEC_BY_CODE[bytes[p]]!.name, threadStrings.length, threadStacks.length));
+        const eventTime = scanned.time;
+        if (eventTime < previous) run.sorted = false;
+        previous = eventTime;
+        columns.push(eventTime, batchIndex, p);
+        p = next;
       }
+      run.end = columns.count;
       if (time > lastTime) lastTime = time;
       onBatch?.(info(raw, firstTime, time));
     }
@@ -306,8 +332,9 @@ export class TraceDecoder {
     const end: ClockSnapshot = { trace, monoSec, monoNsec, wallSec, wallNsec };
     this.last = { number: assembly.number, end, endOffset: eogRaw.offset + BATCH_HEADER_BYTES + eogRaw.bytes.length, process: processInfo, frequency, thread: assembly.sync.header.thread, lastTime };
     out.push(this.syncEvent(assembly.number, clock, this.last, false));
-    for (const thread of unsorted) perThread.get(thread)!.sort(byTime);
-    mergeByTime([...perThread.values()], out);
+    if (columns.count > 0) {
+      out.push(new GenerationView(viewBatches, columns.times, columns.batchOf, columns.offsets, timeOrder(columns.times, runs, columns.count), columns.count));
+    }
   }
 
   private syncEvent(generation: number, clock: ClockSnapshot, g: LastGeneration, final: boolean): SyncEvent {
@@ -344,42 +371,3 @@ function expectEnd(state: DecodeState, what: string): void {
 function info(raw: RawBatch, firstTime: number, lastTime: number): BatchInfo {
   return { ...raw.header, offset: raw.offset, firstTime, lastTime };
 }
-
-function byTime(a: TimedEvent, b: TimedEvent): number {
-  return a.time - b.time;
-}
-
-/** Merges per-thread lists (each in time order) into `out`; ties keep thread order. */
-function mergeByTime(lists: TimedEvent[][], out: TraceEvent[]): void {
-  if (lists.length === 1) {
-    for (const e of lists[0]) out.push(e);
-    return;
-  }
-  const heads = new Array<number>(lists.length).fill(0);
-  let remaining = 0;
-  for (const l of lists) remaining += l.length;
-  while (remaining > 0) {
-    let best = -1;
-    let bestTime = Infinity;
-    for (let i = 0; i < lists.length; i++) {
-      const h = heads[i];
-      if (h < lists[i].length && lists[i][h].time < bestTime) {
-        best = i;
-        bestTime = lists[i][h].time;
-      }
-    }
-    // Drain the chosen list while it stays before every other head.
-    let limit = Infinity;
-    for (let i = 0; i < lists.length; i++) {
-      if (i !== best && heads[i] < lists[i].length) limit = Math.min(limit, lists[i][heads[i]].time);
-    }
-    const list = lists[best];
-    let h = heads[best];
-    do {
-      out.push(list[h++]);
-      remaining--;
-    } while (h < list.length && list[h].time <= limit);
-    heads[best] = h;
-  }
-}
-

@@ -1,7 +1,8 @@
 import { isNfrError } from '../errors/errors.js';
 import { BatchKind, REGION_FLAG_SYNC } from '../format/events.js';
 import type { EventOf, TraceEvent } from './events.js';
-import { TraceDecoder, type BatchInfo, type ReaderOptions } from './trace-decoder.js';
+import { eachEvent } from './reader.js';
+import { TraceDecoder, type BatchInfo, type DecodedItem, type ReaderOptions } from './trace-decoder.js';
 
 /** One thing wrong with a trace. */
 export interface Problem {
@@ -215,9 +216,9 @@ export async function validateStream(source: AsyncIterable<Uint8Array>, options:
 function runValidation(options: ValidateOptions & Pick<ReaderOptions, 'maxGenerationBytes'>, input: (feed: (chunk: Uint8Array) => void) => void | Promise<void>): Problem[] | Promise<Problem[]> {
   const v = new Validator(options);
   const decoder = new TraceDecoder({ maxGenerationBytes: options.maxGenerationBytes, onBatch: v.batch });
-  const out: TraceEvent[] = [];
+  const out: DecodedItem[] = [];
   const flush = () => {
-    for (const ev of out) v.event(ev);
+    eachEvent(out, (ev) => v.event(ev));
     out.length = 0;
   };
   const feed = (chunk: Uint8Array) => {

@@ -25,7 +25,7 @@ export function checkDestination(dest: unknown, what: string): asserts dest is D
 const OUT_CHUNK_BYTES = 256 * 1024;
 
 /** Work done between yields to the event loop, so a snapshot never holds the loop for long. */
-const SLICE_MS = 2;
+const SLICE_MS = 1;
 
 /**
  * Writes bytes to a destination in order, honouring backpressure, and counts what the

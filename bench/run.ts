@@ -1,0 +1,25 @@
+import { eventCost } from './event-cost.js';
+import { readerThroughput } from './reader.js';
+import { snapshotCost } from './snapshot.js';
+
+/**
+ * `npm run bench [suite ...]`: runs the benchmark suites and prints their tables in markdown,
+ * ready for docs/benchmarks.md. Suites run one after another, never in parallel.
+ */
+const suites: Record<string, () => Promise<string>> = {
+  events: eventCost,
+  snapshot: snapshotCost,
+  reader: readerThroughput,
+};
+
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !(w in suites));
+if (unknown.length > 0) {
+  console.error(`unknown suite(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);
+  process.exit(2);
+}
+console.log(`Node ${process.version}, ${process.platform} ${process.arch}, ${new Date().toISOString()}\n`);
+for (const name of wanted.length > 0 ? wanted : Object.keys(suites)) {
+  console.log(await suites[name]());
+  console.log();
+}
