@@ -2,7 +2,7 @@ import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Reader, readTrace, trace, tracerStatus } from '../src/index.js';
+import { forEachEvent, Reader, readTrace, trace, tracerStatus } from '../src/index.js';
 import { MemorySink } from '../test/helpers/sinks.js';
 import { fmt, interleave, summarize, table } from './stats.js';
 
@@ -39,10 +39,16 @@ export async function readerThroughput(): Promise<string> {
         for (const _ of new Reader(bytes)) events++;
         return bytes.length / 1e6 / ((performance.now() - t0) / 1000);
       },
-      'readTrace (file stream)': async () => {
+      'readTrace (file stream, for await)': async () => {
         const t0 = performance.now();
         let n = 0;
         for await (const _ of readTrace(createReadStream(file, { highWaterMark: 1 << 20 }))) n++;
+        return bytes.length / 1e6 / ((performance.now() - t0) / 1000);
+      },
+      'forEachEvent (file stream, callback)': async () => {
+        const t0 = performance.now();
+        let n = 0;
+        await forEachEvent(createReadStream(file, { highWaterMark: 1 << 20 }), () => n++);
         return bytes.length / 1e6 / ((performance.now() - t0) / 1000);
       },
     });

@@ -207,3 +207,32 @@ test('input that is not a trace, or another version, is refused with its own cod
   assert.throws(() => [...new Reader(header)], { code: 'ERR_TRACE_VERSION' });
   assert.throws(() => new Reader('text' as never), { code: 'ERR_INVALID_ARGUMENT' });
 });
+
+test('breaking out of readTrace stops reading the stream', async () => {
+  const bytes = await recordStreamed(3);
+  let pulled = 0;
+  let returned = false;
+  const source = {
+    [Symbol.asyncIterator]() {
+      let at = 0;
+      return {
+        async next() {
+          pulled++;
+          if (at >= bytes.length) return { value: undefined, done: true as const };
+          const chunk = bytes.subarray(at, at + 64);
+          at += 64;
+          return { value: chunk, done: false as const };
+        },
+        async return() {
+          returned = true;
+          return { value: undefined, done: true as const };
+        },
+      };
+    },
+  };
+  let seen = 0;
+  for await (const _ of readTrace(source)) if (++seen === 3) break;
+  assert.equal(seen, 3);
+  assert.ok(returned, 'the source was told to stop');
+  assert.ok(pulled * 64 < bytes.length, 'the rest was never read');
+});
