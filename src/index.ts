@@ -3,6 +3,8 @@
  *
  * @packageDocumentation
  */
+import './sources/index.js';
+
 export { FlightRecorder, type FlightRecorderOptions, type FlightRecorderStatus } from './recorder/flight-recorder.js';
 export type { StreamingTraceOptions, StreamingTraceStatus } from './recorder/streaming-tracer.js';
 export type { Destination } from './recorder/destination.js';
@@ -16,3 +18,5 @@ export type { TraceEvent, EventOf, EventKind, SyncEvent, TimedEvent, Generations
 export type { StackFrame, ClockSnapshot } from './format/events.js';
 export { validate, validateStream, Validator, type Problem, type ValidateOptions } from './reader/validator.js';
 export { tracerStatus, type TracerStatus } from './api/tracer-status.js';
+export { SOURCE_NAMES, LEVELS, type Level, type SourceName, type RecordingOptions, type SourceOption } from './tracer/sources.js';
+export type { SourceStatus, SourceState } from './tracer/source-manager.js';

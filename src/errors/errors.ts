@@ -30,6 +30,7 @@ export const ErrorCodes = {
   ERR_TRACE_TRUNCATED: 'the trace ends in the middle of a batch or generation',
   ERR_TRACE_CORRUPT: 'the trace bytes break a rule of the format',
   ERR_TRACE_LIMIT: 'the trace exceeds a reader limit (batch or generation size)',
+  ERR_SOURCE_UNSUPPORTED: 'a recording source needs a facility this Node version does not have',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -164,6 +164,54 @@ export const EVENTS = {
     args: [['count', 'u']],
     doc: 'The thread dropped `count` events before this one because trace memory was full.',
   },
+  sourceStatus: {
+    code: 0x1d, batch: 'events', timed: true,
+    args: [['source', 'str'], ['state', 'str'], ['detail', 'str']],
+    doc: 'A recording source\'s state: `on`, `off`, `failed` or `unsupported`, with why. Written when it changes and at the start of every generation, so any window says what was recorded.',
+  },
+
+  // Node sources.
+  httpRequest: {
+    code: 0x20, batch: 'events', timed: true,
+    args: [['task', 'u'], ['method', 'str'], ['path', 'str'], ['route', 'str'], ['remote', 'str']],
+    doc: 'A server request arrived; the request is task `task` (begun just before). `path` has no query string; `route` is the matched route when known.',
+  },
+  httpResponse: {
+    code: 0x21, batch: 'events', timed: true,
+    args: [['task', 'u'], ['status', 'u'], ['requestBytes', 'u'], ['responseBytes', 'u'], ['error', 'str']],
+    doc: 'A server request finished (its task ends just after), or was aborted (`error`).',
+  },
+  httpClientBegin: {
+    code: 0x22, batch: 'events', timed: true,
+    args: [['id', 'u'], ['task', 'u'], ['method', 'str'], ['host', 'str'], ['path', 'str']],
+    doc: 'An outgoing HTTP request (node:http or undici/fetch) starts, made from task `task`.',
+  },
+  httpClientEnd: {
+    code: 0x23, batch: 'events', timed: true,
+    args: [['id', 'u'], ['status', 'u'], ['error', 'str']],
+    doc: 'An outgoing HTTP request ends with a status, or an error.',
+  },
+  asyncCreate: {
+    code: 0x24, batch: 'events', timed: true,
+    args: [['id', 'u'], ['trigger', 'u'], ['type', 'str']],
+    doc: 'An async resource (a timer, a socket, a promise, a file request) is created by the callback running for resource `trigger`: the start of a causality flow.',
+  },
+  callbackBegin: {
+    code: 0x25, batch: 'events', timed: true,
+    args: [['id', 'u']],
+    doc: 'A callback of async resource `id` starts running on the thread (the end of a flow from its creation).',
+  },
+  callbackEnd: {
+    code: 0x26, batch: 'events', timed: true,
+    args: [['id', 'u']],
+    doc: 'The callback of async resource `id` returns.',
+  },
+  cpuSample: {
+    code: 0x27, batch: 'events', timed: true,
+    args: [['ago', 'u'], ['stack', 'stack']],
+    backdatedBy: 'ago',
+    doc: 'A CPU profiler sample of the thread, taken `ago` ns before this record: the stack that was running.',
+  },
 } as const satisfies Record<string, EventSpec>;
 
 export type EventName = keyof typeof EVENTS;

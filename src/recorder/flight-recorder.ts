@@ -4,11 +4,13 @@ import { traceNow } from '../tracer/clock.js';
 import type { Generation, Subscriber, TracerDemand } from '../tracer/hub.js';
 import { tracerRuntime } from '../tracer/runtime.js';
 import { checkDestination, DestinationWriter, writeGenerations } from './destination.js';
-import { checkOptions, positiveInteger, positiveNumber } from './options.js';
+import type { SourceStatus } from '../tracer/source-manager.js';
+import { resolveSources, type RecordingOptions, type SourceName } from '../tracer/sources.js';
+import { checkedLater, checkOptions, positiveInteger, positiveNumber } from './options.js';
 import { nextWindow, windowBytes } from './window.js';
 
 /** Options of a {@link FlightRecorder}. */
-export interface FlightRecorderOptions {
+export interface FlightRecorderOptions extends RecordingOptions {
   /**
    * How far back the window reaches, in ms (default 10 000). A lower bound: the window keeps
    * whole generations, so it usually reaches a little further. `maxBytes` takes precedence.
@@ -34,6 +36,8 @@ export interface FlightRecorderStatus {
   snapshotErrors: number;
   minAge: number;
   maxBytes: number;
+  /** What each source of the shared tracer is doing (on, off, failed, unsupported) and its error count. */
+  sources: Record<SourceName, SourceStatus>;
 }
 
 const DEFAULT_MIN_AGE_MS = 10_000;
@@ -71,7 +75,10 @@ export class FlightRecorder {
       minAge: positiveNumber,
       maxBytes: positiveInteger,
       period: positiveNumber,
+      level: checkedLater,
+      sources: checkedLater,
     });
+    const sources = resolveSources('FlightRecorder', o);
     this.minAge = o.minAge ?? DEFAULT_MIN_AGE_MS;
     this.maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
     this.period = o.period ?? DEFAULT_PERIOD_MS;
@@ -79,6 +86,7 @@ export class FlightRecorder {
       period: this.period,
       generationBytes: this.maxBytes / GENERATIONS_PER_WINDOW,
       retainedBytes: this.maxBytes,
+      sources,
     };
     this.subscriber = {
       demand,
@@ -189,6 +197,7 @@ export class FlightRecorder {
       snapshotErrors: this.snapshotErrors,
       minAge: this.minAge,
       maxBytes: this.maxBytes,
+      sources: tracerRuntime().hub.sources.status(),
     };
   }
 }

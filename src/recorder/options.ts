@@ -8,6 +8,8 @@ import { NfrError } from '../errors/errors.js';
 type Check = (value: unknown) => string | undefined;
 
 export const positiveNumber: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : 'a finite number > 0');
+/** For options checked elsewhere in full (level, sources): accepted here, validated by their owner. */
+export const checkedLater: Check = () => undefined;
 export const positiveInteger: Check = (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? undefined : 'an integer > 0');
 
 /** Checks `options` against `checks` and returns it typed; `what` names the caller in messages. */

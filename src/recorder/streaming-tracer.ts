@@ -5,10 +5,11 @@ import { putUvarint } from '../format/varint.js';
 import type { Generation, Subscriber } from '../tracer/hub.js';
 import { tracerRuntime } from '../tracer/runtime.js';
 import { checkDestination, DestinationWriter, writeGenerations, type Destination } from './destination.js';
-import { checkOptions, positiveInteger, positiveNumber } from './options.js';
+import { resolveSources, type RecordingOptions } from '../tracer/sources.js';
+import { checkedLater, checkOptions, positiveInteger, positiveNumber } from './options.js';
 
 /** Options of a streaming trace (`trace.start`). */
-export interface StreamingTraceOptions {
+export interface StreamingTraceOptions extends RecordingOptions {
   /** Generation period in ms (default 1000). */
   period?: number;
   /**
@@ -57,7 +58,8 @@ export class StreamingTracer {
 
   constructor(dest: Destination | NodeJS.WritableStream, options?: StreamingTraceOptions) {
     checkDestination(dest, 'trace.start');
-    const o = checkOptions<StreamingTraceOptions>('trace.start', options, { period: positiveNumber, maxPendingBytes: positiveInteger });
+    const o = checkOptions<StreamingTraceOptions>('trace.start', options, { period: positiveNumber, maxPendingBytes: positiveInteger, level: checkedLater, sources: checkedLater });
+    const sources = resolveSources('trace.start', o);
     this.maxPendingBytes = o.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES;
     this.out = new DestinationWriter(dest);
     this.subscriber = {
@@ -65,6 +67,7 @@ export class StreamingTracer {
         period: o.period ?? DEFAULT_PERIOD_MS,
         generationBytes: Math.max(256 * 1024, this.maxPendingBytes / 8),
         retainedBytes: this.maxPendingBytes,
+        sources,
       },
       onGeneration: (g) => this.enqueue(g),
       oldestRetained: () => (this.queue.length > 0 ? this.queue[0].generation.number : Infinity),

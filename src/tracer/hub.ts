@@ -7,6 +7,8 @@ import { BatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
 import { ChunkPool } from './chunk-pool.js';
 import { clockSnapshot, type ClockSnapshot } from './clock.js';
 import { CHUNK_BYTES, Ctl, MAX_CHUNKS, type SharedTraceMemory } from './shared-state.js';
+import { SourceManager } from './source-manager.js';
+import { mergeDemands, type SourceDemand } from './sources.js';
 import { ThreadTracer } from './thread-tracer.js';
 
 /** One whole generation, as its batches sit in the pool, in file order. */
@@ -39,6 +41,8 @@ export interface TracerDemand {
   readonly generationBytes: number;
   /** Trace memory this subscriber may hold, in bytes (a window, or a queue of unwritten generations). */
   readonly retainedBytes: number;
+  /** The sources it wants recorded, with their settings. */
+  readonly sources: SourceDemand;
 }
 
 /** A short-lived hold on generations (a snapshot being written). */
@@ -70,6 +74,8 @@ export class Hub implements BatchSink {
   readonly pool: ChunkPool;
   /** The writer of the thread the hub runs on. */
   readonly main: ThreadTracer;
+  /** The recording sources, run for the union of the subscribers' demands. */
+  readonly sources: SourceManager;
   private readonly words: Int32Array;
   private readonly subscribers = new Set<Subscriber>();
   private readonly holds = new Set<Hold>();
@@ -93,6 +99,7 @@ export class Hub implements BatchSink {
     this.words = this.pool.words;
     this.main = new ThreadTracer(this.pool, thread, threadName, this);
     this.main.onAdvanceRequest = () => this.advance();
+    this.sources = new SourceManager(this.main);
     this.control = new BatchWriter(this.pool, BatchKind.sync, thread, this, true);
     this.processFacts = [process.pid, process.version, process.platform, process.arch, safeHostname(), process.title];
   }
@@ -127,8 +134,12 @@ export class Hub implements BatchSink {
     if (!this.subscribers.has(subscriber)) return;
     this.advance();
     this.subscribers.delete(subscriber);
-    if (this.subscribers.size === 0) this.stop();
-    else this.applyDemand();
+    if (this.subscribers.size === 0) {
+      this.sources.apply(new Map());
+      this.stop();
+    } else {
+      this.applyDemand();
+    }
     this.collect();
   }
 
@@ -152,6 +163,7 @@ export class Hub implements BatchSink {
     if (!this.running || this.advancing) return;
     this.advancing = true;
     try {
+      this.sources.flush();
       const number = this.generation;
       const nextStart = clockSnapshot();
       this.switchTo(number + 1);
@@ -215,6 +227,7 @@ export class Hub implements BatchSink {
     this.current = [];
     this.currentStart = start;
     this.currentSync = this.writeSync(start);
+    this.sources.writeStatuses();
   }
 
   private finishGeneration(number: number, end: ClockSnapshot): Generation {
@@ -291,6 +304,7 @@ export class Hub implements BatchSink {
       retained += s.demand.retainedBytes;
     }
     if (this.subscribers.size === 0) return;
+    this.sources.apply(mergeDemands([...this.subscribers].map((s) => s.demand.sources)));
     const generationChunks = Math.max(4, Math.ceil(generationBytes / CHUNK_BYTES));
     Atomics.store(this.words, Ctl.generationChunkLimit, generationChunks);
     const poolChunks = Math.ceil((retained + 2 * generationChunks * CHUNK_BYTES + POOL_SLACK_BYTES) / CHUNK_BYTES);

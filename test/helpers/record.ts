@@ -2,8 +2,11 @@ import { FlightRecorder, trace, tracerStatus } from '../../src/index.js';
 import { MemorySink } from './sinks.js';
 import { waitFor } from './wait.js';
 
-/** Runs `body` under a fresh flight recorder and returns its snapshot. */
-export async function recordSnapshot(body: () => void | Promise<void>, options?: ConstructorParameters<typeof FlightRecorder>[0]): Promise<Buffer> {
+/**
+ * Runs `body` under a fresh flight recorder and returns its snapshot. By default it records
+ * only annotations (level 'none'), so tests see exactly what they wrote.
+ */
+export async function recordSnapshot(body: () => void | Promise<void>, options: ConstructorParameters<typeof FlightRecorder>[0] = { level: 'none' }): Promise<Buffer> {
   const fr = new FlightRecorder(options);
   fr.start();
   try {
@@ -19,7 +22,7 @@ export async function recordSnapshot(body: () => void | Promise<void>, options?:
 /** A streamed trace of `generations` generations, each with a few logs and regions. */
 export async function recordStreamed(generations: number): Promise<Buffer> {
   const sink = new MemorySink();
-  trace.start(sink, { period: 5 });
+  trace.start(sink, { period: 5, level: 'none' });
   for (let g = 0; g < generations; g++) {
     const task = trace.newTask(`task ${g}`);
     task.log('gen', `generation ${g}`);
