@@ -178,8 +178,8 @@ export const EVENTS = {
   },
   httpResponse: {
     code: 0x21, batch: 'events', timed: true,
-    args: [['task', 'u'], ['status', 'u'], ['requestBytes', 'u'], ['responseBytes', 'u'], ['error', 'str']],
-    doc: 'A server request finished (its task ends just after), or was aborted (`error`).',
+    args: [['task', 'u'], ['status', 'u'], ['requestBytes', 'u'], ['responseBytes', 'u'], ['route', 'str'], ['error', 'str']],
+    doc: 'A server request finished (its task ends just after), or was aborted (`error`). `route` is the route a framework matched, when it says (it often knows only at the end).',
   },
   httpClientBegin: {
     code: 0x22, batch: 'events', timed: true,
