@@ -4,6 +4,10 @@
  * @packageDocumentation
  */
 import './sources/index.js';
+import { tracerRuntime } from './tracer/runtime.js';
+
+// Made now rather than on first use, so that every worker created from here on joins this tracer.
+tracerRuntime();
 
 export { FlightRecorder, type FlightRecorderOptions, type FlightRecorderStatus } from './recorder/flight-recorder.js';
 export type { StreamingTraceOptions, StreamingTraceStatus } from './recorder/streaming-tracer.js';

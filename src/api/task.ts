@@ -1,6 +1,5 @@
 import { NfrError } from '../errors/errors.js';
-import { Ctl } from '../tracer/shared-state.js';
-import { existingThreadTracer, tracerRuntime } from '../tracer/runtime.js';
+import { existingThreadTracer, nextTaskId } from '../tracer/runtime.js';
 import { startRegion, withRegion, type Region } from './region.js';
 
 /**
@@ -22,7 +21,7 @@ export class Task {
     if (typeof name !== 'string') throw new NfrError('ERR_INVALID_ARGUMENT', `a task name must be a string, got ${typeof name}`);
     if (parent !== undefined && !(parent instanceof Task)) throw new NfrError('ERR_INVALID_ARGUMENT', 'a task parent must be a Task made by trace.newTask');
     this.parent = parent?.id ?? 0;
-    this.id = Atomics.add(tracerRuntime().hub.pool.words, Ctl.nextTaskId, 1) + 1;
+    this.id = nextTaskId();
     existingThreadTracer()?.taskBegin(this.id, this.parent, name);
   }
 

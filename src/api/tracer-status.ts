@@ -6,5 +6,5 @@ export type TracerStatus = HubStats;
 
 /** Reports the shared tracer's state (all zeros before anything was ever recorded). */
 export function tracerStatus(): TracerStatus {
-  return existingRuntime()?.hub.stats() ?? { generation: 0, running: false, subscribers: 0, poolChunksInUse: 0, poolBytesInUse: 0, eventsLost: 0 };
+  return existingRuntime()?.hub?.stats() ?? { generation: 0, running: false, subscribers: 0, poolChunksInUse: 0, poolBytesInUse: 0, eventsLost: 0, workers: 0 };
 }

@@ -30,6 +30,7 @@ export const ErrorCodes = {
   ERR_TRACE_TRUNCATED: 'the trace ends in the middle of a batch or generation',
   ERR_TRACE_CORRUPT: 'the trace bytes break a rule of the format',
   ERR_TRACE_LIMIT: 'the trace exceeds a reader limit (batch or generation size)',
+  ERR_RECORDER_IN_WORKER: 'a recorder was started on a worker thread that records into the main thread\'s tracer',
   ERR_SOURCE_UNSUPPORTED: 'a recording source needs a facility this Node version does not have',
 } as const;
 

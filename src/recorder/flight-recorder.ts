@@ -2,7 +2,7 @@ import { NfrError } from '../errors/errors.js';
 import { encodeHeader } from '../format/header.js';
 import { traceNow } from '../tracer/clock.js';
 import type { Generation, Subscriber, TracerDemand } from '../tracer/hub.js';
-import { tracerRuntime } from '../tracer/runtime.js';
+import { tracerHub } from '../tracer/runtime.js';
 import { checkDestination, DestinationWriter, writeGenerations } from './destination.js';
 import type { SourceStatus } from '../tracer/source-manager.js';
 import { resolveSources, type RecordingOptions, type SourceName } from '../tracer/sources.js';
@@ -110,7 +110,7 @@ export class FlightRecorder {
     if (this.active) throw new NfrError('ERR_FLIGHT_RECORDER_ACTIVE', 'this flight recorder is already started; call stop() first, or use another FlightRecorder');
     if (this.stopping) throw new NfrError('ERR_FLIGHT_RECORDER_ACTIVE', 'this flight recorder is still stopping; await stop() before starting it again');
     this.window = [];
-    tracerRuntime().hub.subscribe(this.subscriber);
+    tracerHub('FlightRecorder').subscribe(this.subscriber);
     this.active = true;
   }
 
@@ -136,7 +136,7 @@ export class FlightRecorder {
     } catch (err) {
       return Promise.reject(err);
     }
-    const { hub } = tracerRuntime();
+    const hub = tracerHub('FlightRecorder');
     hub.advance();
     const generations = this.window.slice();
     const hold = { oldestRetained: () => (generations.length > 0 ? generations[0].number : Infinity) };
@@ -168,7 +168,7 @@ export class FlightRecorder {
     if (!this.active) return Promise.resolve();
     this.active = false;
     const unsubscribe = () => {
-      tracerRuntime().hub.unsubscribe(this.subscriber);
+      tracerHub('FlightRecorder').unsubscribe(this.subscriber);
       this.window = [];
     };
     if (this.snapshot === undefined) {
@@ -197,7 +197,7 @@ export class FlightRecorder {
       snapshotErrors: this.snapshotErrors,
       minAge: this.minAge,
       maxBytes: this.maxBytes,
-      sources: tracerRuntime().hub.sources.status(),
+      sources: tracerHub('FlightRecorder').sources.status(),
     };
   }
 }

@@ -3,7 +3,7 @@ import { encodeHeader, writeBatchHeader } from '../format/header.js';
 import { BATCH_HEADER_BYTES, MAX_VARINT_BYTES } from '../format/limits.js';
 import { putUvarint } from '../format/varint.js';
 import type { Generation, Subscriber } from '../tracer/hub.js';
-import { tracerRuntime } from '../tracer/runtime.js';
+import { tracerHub } from '../tracer/runtime.js';
 import { checkDestination, DestinationWriter, writeGenerations, type Destination } from './destination.js';
 import { resolveSources, type RecordingOptions } from '../tracer/sources.js';
 import { checkedLater, checkOptions, positiveInteger, positiveNumber } from './options.js';
@@ -76,7 +76,7 @@ export class StreamingTracer {
 
   start(): void {
     this.kick(() => this.out.write(encodeHeader()));
-    tracerRuntime().hub.subscribe(this.subscriber);
+    tracerHub('trace.start').subscribe(this.subscriber);
     this.subscribed = true;
   }
 
@@ -108,7 +108,7 @@ export class StreamingTracer {
   private unsubscribe(): void {
     if (!this.subscribed) return;
     this.subscribed = false;
-    tracerRuntime().hub.unsubscribe(this.subscriber);
+    tracerHub('trace.start').unsubscribe(this.subscriber);
   }
 
   private enqueue(generation: Generation): void {
@@ -128,7 +128,7 @@ export class StreamingTracer {
   }
 
   private async drainQueue(): Promise<void> {
-    const { hub } = tracerRuntime();
+    const hub = tracerHub('trace.start');
     while (this.queue.length > 0) {
       const { generation, lossBefore } = this.queue[0];
       if (lossBefore !== undefined) await this.out.write(lossBatch(lossBefore));

@@ -2,3 +2,4 @@
  * The recording sources. Importing this module registers each with the tracer, which starts
  * the ones its subscribers ask for. One import per source; each source is one module.
  */
+import './threads.js';

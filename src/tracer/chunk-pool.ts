@@ -51,13 +51,19 @@ export class ChunkPool {
         words[Ctl.chunkGeneration + chunk] = generation;
         words[Ctl.chunkState + chunk] = ChunkState.owned;
         words[Ctl.generationChunks]++;
-        if (words[Ctl.generationChunks] > words[Ctl.generationChunkLimit]) words[Ctl.advanceRequest] = 1;
+        if (words[Ctl.generationChunks] > words[Ctl.generationChunkLimit] && words[Ctl.advanceRequest] === 0) {
+          // The main thread ends the generation; it may be idle, so wake it.
+          Atomics.store(words, Ctl.advanceRequest, 1);
+          Atomics.notify(words, Ctl.advanceRequest);
+        }
       }
     } catch {
       chunk = -1; // the address space could not grow: treated as a full pool
     } finally {
       this.unlock();
     }
+    // A reused chunk still holds old batches; a scan must find nothing past the new owner's last batch.
+    if (chunk >= 0) this.bytes(chunk).fill(0);
     return chunk;
   }
 

@@ -1,6 +1,7 @@
 import { EVENTS, type ArgType, type EventSpec, type StackFrame, type TimedEventName } from '../format/events.js';
 import { MAX_VARINT_BYTES } from '../format/limits.js';
 import { putUvarint } from '../format/varint.js';
+import { RETRY, ROOM } from './batch-writer.js';
 import { traceNow } from './clock.js';
 
 /**
@@ -26,9 +27,9 @@ export type Emitters = {
 export interface EncoderHost {
   /** False when tracing is off; also where a new generation resets the interning tables. */
   begin(): boolean;
-  /** String id for this generation, defining it if new; -1 when trace memory is full. */
+  /** String id for this generation, defining it if new; -1 when trace memory is full, RETRY when the generation ended meanwhile. */
   str(value: string): number;
-  /** Stack id for this generation, defining it if new; -1 when trace memory is full. */
+  /** Stack id for this generation, defining it if new; -1 or RETRY as for strings. */
   stack(frames: readonly StackFrame[]): number;
   /** Counts an event dropped because trace memory is full. */
   dropped(): void;
@@ -36,9 +37,10 @@ export interface EncoderHost {
     bytes: Uint8Array;
     pos: number;
     end: number;
-    reserve(need: number, time: number): boolean;
+    reserve(need: number, time: number): number;
     putTime(time: number): void;
-    commit(): void;
+    /** False when the batch was taken while the event was written: write it again. */
+    commit(): boolean;
   };
 }
 
@@ -68,21 +70,26 @@ export function encoderSource(name: string, spec: EventSpec): string {
   const params = spec.args.map(([argName]) => identifier(argName === spec.backdatedBy ? 'startTime' : argName));
   const lines: string[] = [];
   lines.push(`return function ${identifier(name)}(${params.join(', ')}) {`);
+  // The loop runs again only on a worker whose batch the main thread took while this event was
+  // being written (see WorkerBatchWriter): the event is then written again, in the next generation.
+  lines.push('  for (;;) {');
   lines.push('  if (!this.begin()) return;');
   spec.args.forEach(([argName, type], i) => {
+    const onFailure = `if (a${i} < 0) { if (a${i} === RETRY) continue; this.dropped(); return; }`;
     if (type === 'str') {
       // A one-entry cache per argument: repeated strings (categories, names) skip the map.
       const cache = stringCacheField(name, argName);
       lines.push(`  let a${i};`);
       lines.push(`  if (${params[i]} === this.${cache}) a${i} = this.${cache}Id;`);
-      lines.push(`  else { a${i} = this.str(${params[i]}); if (a${i} < 0) { this.dropped(); return; } this.${cache} = ${params[i]}; this.${cache}Id = a${i}; }`);
+      lines.push(`  else { a${i} = this.str(${params[i]}); ${onFailure} this.${cache} = ${params[i]}; this.${cache}Id = a${i}; }`);
+    } else if (type === 'stack') {
+      lines.push(`  const a${i} = this.stack(${params[i]}); ${onFailure}`);
     }
-    else if (type === 'stack') lines.push(`  const a${i} = this.stack(${params[i]}); if (a${i} < 0) { this.dropped(); return; }`);
   });
   const need = 1 + MAX_VARINT_BYTES + spec.args.reduce((n, [, type]) => n + maxArgBytes(type), 0);
   lines.push('  const w = this.events;');
   lines.push('  const time = now();');
-  lines.push(`  if (w.pos + ${need} > w.end && !w.reserve(${need}, time)) return;`);
+  lines.push(`  if (w.pos + ${need} > w.end) { const room = w.reserve(${need}, time); if (room !== ROOM) { if (room === RETRY) continue; return; } }`);
   lines.push('  const b = w.bytes;');
   lines.push(`  b[w.pos++] = ${spec.code};`);
   lines.push('  w.putTime(time);');
@@ -101,7 +108,8 @@ export function encoderSource(name: string, spec: EventSpec): string {
     }
   });
   lines.push('  w.pos = p;');
-  lines.push('  w.commit();');
+  lines.push('  if (w.commit()) return;');
+  lines.push('  }');
   lines.push('};');
   return lines.join('\n');
 }
@@ -121,8 +129,8 @@ export const STRING_CACHE_FIELDS: readonly string[] = (Object.keys(EVENTS) as (k
 });
 
 function compile(name: string, spec: EventSpec): (...args: unknown[]) => void {
-  const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', encoderSource(name, spec));
-  return factory(putUvarint, traceNow, f64, f64Bytes) as (...args: unknown[]) => void;
+  const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', 'ROOM', 'RETRY', encoderSource(name, spec));
+  return factory(putUvarint, traceNow, f64, f64Bytes, ROOM, RETRY) as (...args: unknown[]) => void;
 }
 
 /** Installs the generated encoders as methods of `prototype`. */

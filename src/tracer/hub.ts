@@ -3,13 +3,14 @@ import { BatchKind, CLOCK_FREQUENCY, EVENTS } from '../format/events.js';
 import { MAX_VARINT_BYTES } from '../format/limits.js';
 import { putText } from '../format/text.js';
 import { putUvarint } from '../format/varint.js';
-import { BatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
+import { BatchWriter, ROOM, type BatchRef, type BatchSink } from './batch-writer.js';
 import { ChunkPool } from './chunk-pool.js';
 import { clockSnapshot, type ClockSnapshot } from './clock.js';
 import { CHUNK_BYTES, Ctl, MAX_CHUNKS, type SharedTraceMemory } from './shared-state.js';
 import { SourceManager } from './source-manager.js';
 import { mergeDemands, type SourceDemand } from './sources.js';
 import { ThreadTracer } from './thread-tracer.js';
+import { collectWorkerBatches, countSlots } from './worker-slots.js';
 
 /** One whole generation, as its batches sit in the pool, in file order. */
 export interface Generation {
@@ -58,6 +59,8 @@ export interface HubStats {
   poolChunksInUse: number;
   poolBytesInUse: number;
   eventsLost: number;
+  /** Worker threads that joined this tracer and have not exited. */
+  workers: number;
 }
 
 /** Bytes of slack the pool keeps beyond what subscribers retain, for the generation being written. */
@@ -88,6 +91,8 @@ export class Hub implements BatchSink {
   private timer: NodeJS.Timeout | undefined;
   private period = 0;
   private advancing = false;
+  private workersEnabled = false;
+  private watchingRequests = false;
   private readonly processFacts: readonly [number, string, string, string, string, string];
 
   constructor(
@@ -99,7 +104,7 @@ export class Hub implements BatchSink {
     this.words = this.pool.words;
     this.main = new ThreadTracer(this.pool, thread, threadName, this);
     this.main.onAdvanceRequest = () => this.advance();
-    this.sources = new SourceManager(this.main);
+    this.sources = new SourceManager(this.main, (enabled) => this.setWorkersEnabled(enabled));
     this.control = new BatchWriter(this.pool, BatchKind.sync, thread, this, true);
     this.processFacts = [process.pid, process.version, process.platform, process.arch, safeHostname(), process.title];
   }
@@ -168,6 +173,7 @@ export class Hub implements BatchSink {
       const nextStart = clockSnapshot();
       this.switchTo(number + 1);
       for (const batch of this.main.takeOpenBatches()) this.current.push(batch);
+      for (const batch of collectWorkerBatches(this.pool, number, this.main.thread)) this.current.push(batch);
       const finished = this.finishGeneration(number, clockSnapshot());
       this.beginGeneration(nextStart);
       for (const subscriber of [...this.subscribers]) {
@@ -192,6 +198,7 @@ export class Hub implements BatchSink {
       poolChunksInUse: chunks,
       poolBytesInUse: chunks * CHUNK_BYTES,
       eventsLost: Atomics.load(this.words, Ctl.eventsLost),
+      workers: countSlots(this.words).active,
     };
   }
 
@@ -199,13 +206,14 @@ export class Hub implements BatchSink {
     const start = clockSnapshot();
     this.switchTo(this.lastGeneration + 1);
     this.beginGeneration(start);
+    this.watchAdvanceRequests();
   }
 
   private stop(): void {
     // The subscribers have all had the last generation; what was written since is dropped.
     this.main.release();
     this.control.release();
-    Atomics.store(this.words, Ctl.generation, 0);
+    this.switchTo(0);
     this.current = [];
     this.currentSync = undefined;
     if (this.timer !== undefined) clearInterval(this.timer);
@@ -213,12 +221,35 @@ export class Hub implements BatchSink {
     this.period = 0;
   }
 
-  /** Makes `number` the generation writers write into. */
+  /** Makes `number` the generation writers write into (0 stops them). */
   private switchTo(number: number): void {
-    this.lastGeneration = number;
+    if (number !== 0) this.lastGeneration = number;
     Atomics.store(this.words, Ctl.generationChunks, 0);
     Atomics.store(this.words, Ctl.advanceRequest, 0);
     Atomics.store(this.words, Ctl.generation, number);
+    Atomics.store(this.words, Ctl.workerGeneration, this.workersEnabled ? number : 0);
+  }
+
+  /** Whether worker threads record (the threads source). */
+  setWorkersEnabled(enabled: boolean): void {
+    this.workersEnabled = enabled;
+    Atomics.store(this.words, Ctl.workerGeneration, enabled ? this.generation : 0);
+  }
+
+  /** Ends the generation when a worker's writes pushed it past its size limit, even while this thread is idle. */
+  private watchAdvanceRequests(): void {
+    if (this.watchingRequests || !this.running) return;
+    const wait = Atomics.waitAsync(this.words, Ctl.advanceRequest, 0);
+    if (!wait.async) {
+      queueMicrotask(() => this.advance());
+      return;
+    }
+    this.watchingRequests = true;
+    void wait.value.then(() => {
+      this.watchingRequests = false;
+      if (this.running && Atomics.load(this.words, Ctl.advanceRequest) !== 0) this.advance();
+      this.watchAdvanceRequests();
+    });
   }
 
   /** Starts the body of the current generation with its sync batch. */
@@ -233,9 +264,9 @@ export class Hub implements BatchSink {
   private finishGeneration(number: number, end: ClockSnapshot): Generation {
     const eventsLost = Atomics.load(this.words, Ctl.eventsLost) - this.lostAtStart;
     const body = this.current.sort(fileOrder);
-    this.control.generationOverride = number;
+    this.control.targetGeneration = number;
     const eog = this.writeEndOfGeneration(end, body.length + (this.currentSync ? 1 : 0), eventsLost);
-    this.control.generationOverride = 0;
+    this.control.targetGeneration = 0;
     const batches: BatchRef[] = [];
     if (this.currentSync !== undefined) batches.push(this.currentSync);
     for (const b of body) batches.push(b);
@@ -251,7 +282,7 @@ export class Hub implements BatchSink {
     const facts = this.processFacts;
     let need = 1 + 6 * MAX_VARINT_BYTES + 1 + MAX_VARINT_BYTES;
     for (let i = 1; i < facts.length; i++) need += MAX_VARINT_BYTES + 3 * (facts[i] as string).length;
-    if (!w.reserve(need, clock.trace)) return undefined;
+    if (w.reserve(need, clock.trace) !== ROOM) return undefined;
     const b = w.bytes;
     let p = w.pos;
     b[p++] = EVENTS.clock.code;
@@ -272,7 +303,7 @@ export class Hub implements BatchSink {
   private writeEndOfGeneration(clock: ClockSnapshot, batches: number, eventsLost: number): BatchRef | undefined {
     const w = this.control;
     w.kind = BatchKind.endOfGeneration;
-    if (!w.reserve(1 + 7 * MAX_VARINT_BYTES, clock.trace)) return undefined;
+    if (w.reserve(1 + 7 * MAX_VARINT_BYTES, clock.trace) !== ROOM) return undefined;
     const b = w.bytes;
     let p = w.pos;
     b[p++] = EVENTS.endOfGeneration.code;

@@ -19,6 +19,38 @@ export const MAX_THREADS = 256;
 /** Words of a thread slot. */
 export const SLOT_WORDS = 8;
 
+/**
+ * A thread slot: a worker's claim in the control block, through which the main thread finds the
+ * batches the worker has open when a generation ends, and learns that it exited.
+ */
+export const Slot = {
+  /** free, active or exited. */
+  state: 0,
+  threadId: 1,
+  /** Where the open event batch is: chunk << 16 | offset, -1 for none. One word, so it is read whole. */
+  events: 2,
+  /** Where the open table batch is, packed the same way. */
+  tables: 3,
+} as const;
+
+/**
+ * Set by the main thread in the size word of a worker's open batch when it takes the batch at a
+ * generation's end: the batch is over at the size it had. The worker's next commit fails on it
+ * and writes its event again in the next generation (see WorkerBatchWriter).
+ */
+export const SIZE_FROZEN = 0x40000000;
+
+export const SlotState = { free: 0, active: 1, exited: 2 } as const;
+
+/** Packs a batch position into one word. CHUNK_BYTES is 2^16 and MAX_CHUNKS below 2^15. */
+export function packPosition(chunk: number, offset: number): number {
+  return (chunk << 16) | offset;
+}
+
+export function slotWord(slot: number, field: number): number {
+  return Ctl.threadSlots + slot * SLOT_WORDS + field;
+}
+
 /** Word indexes of the control block. */
 export const Ctl = {
   version: 0,
@@ -44,6 +76,10 @@ export const Ctl = {
   generationChunkLimit: 11,
   /** The trace clock's epoch (hrtime ns) as a 64-bit integer at words 12 and 13. */
   epoch: 12,
+  /** The generation worker threads write into: the current one while the threads source is on, else 0. */
+  workerGeneration: 14,
+  /** Always 0: the generation word of a thread that may never write (a worker that found no free slot). */
+  never: 15,
   /** Start of the free-chunk stack. */
   freeStack: 16,
   /** Start of the per-chunk "newest generation with a batch in this chunk" table. */
@@ -65,6 +101,9 @@ export interface SharedTraceMemory {
   control: SharedArrayBuffer;
   pool: SharedArrayBuffer;
 }
+
+/** The key under which the main thread hands the shared memory to every worker it creates. */
+export const ENVIRONMENT_KEY = 'node-flight-recorder/shared-memory@1';
 
 export function createSharedTraceMemory(): SharedTraceMemory {
   const control = new SharedArrayBuffer(CONTROL_WORDS * 4);

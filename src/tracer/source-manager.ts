@@ -34,7 +34,10 @@ export class SourceManager {
   private readonly running = new Map<SourceName, Running>();
   private readonly statuses = new Map<SourceName, SourceStatus>();
 
-  constructor(private readonly tracer: ThreadTracer) {
+  constructor(
+    private readonly tracer: ThreadTracer,
+    private readonly setWorkersEnabled: (enabled: boolean) => void,
+  ) {
     for (const name of SOURCE_NAMES) this.statuses.set(name, { state: 'off', detail: '', errors: 0, lastError: '', settings: undefined });
   }
 
@@ -126,6 +129,7 @@ export class SourceManager {
           }
         },
       error: (err: unknown) => this.countError(name, err),
+      setWorkersEnabled: this.setWorkersEnabled,
     };
   }
 }

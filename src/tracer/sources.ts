@@ -54,6 +54,8 @@ export interface SourceContext {
   guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
   /** Counts an error the source caught itself. */
   error(err: unknown): void;
+  /** Lets worker threads that joined the tracer record (the threads source), or stops them. */
+  setWorkersEnabled(enabled: boolean): void;
 }
 
 export interface SourceHandle {

@@ -2,7 +2,7 @@ import { BatchKind, EVENTS, type StackFrame } from '../format/events.js';
 import { MAX_STACK_FRAMES, MAX_STRING_BYTES, MAX_VARINT_BYTES } from '../format/limits.js';
 import { putText } from '../format/text.js';
 import { putUvarint } from '../format/varint.js';
-import { BatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
+import { BatchWriter, RETRY, ROOM, WorkerBatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { traceNow } from './clock.js';
 import { installEncoders, STRING_CACHE_FIELDS, type Emitters } from './encoders.js';
@@ -28,15 +28,22 @@ export class ThreadTracer {
   /** Called at the start of an event when a writer asked for an early generation end (main thread only). */
   onAdvanceRequest: (() => void) | undefined;
 
+  /** The control word holding the generation this thread writes into (0: tracing is off for it). */
+  private readonly generationWord: number;
+
   constructor(
     private readonly pool: ChunkPool,
     readonly thread: number,
     public name: string,
     sink: BatchSink,
+    /** For a worker: its generation word and the control words where it publishes its open batches. */
+    worker?: { generationWord: number; eventsPositionWord: number; tablesPositionWord: number },
   ) {
     this.words = pool.words;
-    this.events = new BatchWriter(pool, BatchKind.events, thread, sink);
-    this.tables = new BatchWriter(pool, BatchKind.tables, thread, sink);
+    this.generationWord = worker?.generationWord ?? Ctl.generation;
+    const Writer = worker === undefined ? BatchWriter : WorkerBatchWriter;
+    this.events = new Writer(pool, BatchKind.events, thread, sink, false, worker?.eventsPositionWord ?? -1);
+    this.tables = new Writer(pool, BatchKind.tables, thread, sink, false, worker?.tablesPositionWord ?? -1);
     this.clearStringCaches();
   }
 
@@ -51,7 +58,7 @@ export class ThreadTracer {
 
   /** True while tracing is on. Starts a new generation's tables when the generation changed. */
   begin(): boolean {
-    const generation = this.words[Ctl.generation];
+    const generation = this.words[this.generationWord];
     if (generation === this.generation && this.words[Ctl.advanceRequest] === 0) return generation !== 0;
     return this.beginSlow(generation);
   }
@@ -59,10 +66,15 @@ export class ThreadTracer {
   private beginSlow(generation: number): boolean {
     if (this.words[Ctl.advanceRequest] !== 0 && this.onAdvanceRequest !== undefined) {
       this.onAdvanceRequest();
-      generation = this.words[Ctl.generation];
+      generation = this.words[this.generationWord];
     }
     if (generation === 0) return false;
     if (generation !== this.generation) {
+      // A worker's open batches belong to the generation that ended (the main thread took them); start new ones.
+      this.events.leaveBatch();
+      this.tables.leaveBatch();
+      this.events.targetGeneration = generation;
+      this.tables.targetGeneration = generation;
       this.generation = generation;
       this.strings.clear();
       this.clearStringCaches();
@@ -85,12 +97,13 @@ export class ThreadTracer {
     if (typeof value !== 'string') value = String(value);
     const w = this.tables;
     const need = 1 + MAX_VARINT_BYTES + 2 + Math.min(value.length * 3, MAX_STRING_BYTES);
-    if (!w.reserve(need, traceNow())) return -1;
+    const room = w.reserve(need, traceNow());
+    if (room !== ROOM) return room === RETRY ? RETRY : -1;
     const id = this.nextString++;
     const b = w.bytes;
     b[w.pos++] = EVENTS.string.code;
     w.pos = putText(b, putUvarint(b, w.pos, id), value);
-    w.commit();
+    if (!w.commit()) return RETRY;
     this.strings.set(value, id);
     return id;
   }
@@ -114,7 +127,8 @@ export class ThreadTracer {
     }
     const w = this.tables;
     const need = 1 + 2 * MAX_VARINT_BYTES + count * 4 * MAX_VARINT_BYTES;
-    if (!w.reserve(need, traceNow())) return -1;
+    const room = w.reserve(need, traceNow());
+    if (room !== ROOM) return room === RETRY ? RETRY : -1;
     const id = this.nextStack++;
     const b = w.bytes;
     let p = w.pos;
@@ -128,7 +142,7 @@ export class ThreadTracer {
       p = putUvarint(b, p, Math.max(0, frames[i].column | 0));
     }
     w.pos = p;
-    w.commit();
+    if (!w.commit()) return RETRY;
     this.stacks.set(key, id);
     return id;
   }
