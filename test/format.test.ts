@@ -50,3 +50,11 @@ test('each generated encoder writes its table arguments in table order', () => {
     assert.equal(writes, spec.args.length, `${name} writes each argument once`);
   }
 });
+
+test('docs/format.md shows the event table as the code has it', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { describeBatchKinds, describeEventTable } = await import('../src/format/describe.js');
+  const doc = readFileSync(new URL('../../docs/format.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(describeEventTable()), 'docs/format.md is out of date: run `npm run build && node scripts/update-format-doc.mjs`');
+  assert.ok(doc.includes(describeBatchKinds()), 'docs/format.md is out of date: run `npm run build && node scripts/update-format-doc.mjs`');
+});
