@@ -50,6 +50,13 @@ export class SourceManager {
     for (const [name, settings] of demand) {
       if (!this.running.has(name)) this.startSource(name, settings);
     }
+    // A source that failed or was unsupported, and is no longer asked for, is simply off again.
+    for (const [name, status] of this.statuses) {
+      if (!demand.has(name) && !this.running.has(name) && status.state !== 'off') {
+        status.state = 'off';
+        status.detail = '';
+      }
+    }
   }
 
   /** Before a generation ends: lets sources write what they hold back. */
