@@ -2,7 +2,9 @@ import { NfrError } from '../errors/errors.js';
 import type { Destination } from '../recorder/destination.js';
 import { StreamingTracer, type StreamingTraceOptions, type StreamingTraceStatus } from '../recorder/streaming-tracer.js';
 import { existingThreadTracer, tracerRuntime } from '../tracer/runtime.js';
+import { currentTask, currentTaskId } from './current-task.js';
 import { startRegion, withRegion, type Region } from './region.js';
+import { requestTask } from './request-task.js';
 import { Task } from './task.js';
 
 let streaming: StreamingTracer | undefined;
@@ -46,9 +48,9 @@ export const trace = {
     return existingThreadTracer()?.begin() ?? false;
   },
 
-  /** Logs a message outside any task. */
+  /** Logs a message in the current task (see `currentTask`), or outside any task when none is known. */
   log(category: string, message: string): void {
-    existingThreadTracer()?.log(0, text(category), text(message));
+    existingThreadTracer()?.log(currentTaskId(), text(category), text(message));
   },
 
   /** Starts a task; end it with `task.end()`. */
@@ -56,14 +58,54 @@ export const trace = {
     return new Task(name, parent);
   },
 
-  /** Runs `fn` (sync or async) in a region outside any task; returns what `fn` returns. */
+  /**
+   * Runs `fn` (sync or async) in a region of the current task (see `currentTask`), or outside any
+   * task when none is known; returns what `fn` returns.
+   */
   withRegion<T>(name: string, fn: () => T): T {
-    return withRegion(0, name, fn);
+    return withRegion(currentTaskId(), name, fn);
   },
 
-  /** Opens a region, in `task` if given; call `end()` on the result. */
+  /** Opens a region, in `task` if given, else in the current task if known; call `end()` on the result. */
   startRegion(name: string, task?: Task): Region {
-    return startRegion(task?.id ?? 0, name);
+    return startRegion(task?.id ?? currentTaskId(), name);
+  },
+
+  /**
+   * The task of an HTTP server request: pass the request (`IncomingMessage`) or the response
+   * (`ServerResponse`) a handler received, or the framework's wrapper of them when it is the
+   * same object (Express's `req`/`res`). Undefined when the `http` source did not record that
+   * request (it was not running when the request arrived). Works on every Node version and
+   * costs nothing per event, so it is the way to reach the request's task where the implicit
+   * current task is off:
+   *
+   * ```ts
+   * server.on('request', (req, res) => {
+   *   trace.taskOf(req)?.withRegion('load user', () => loadUser(req));
+   * });
+   * ```
+   */
+  taskOf(requestOrResponse: object): Task | undefined {
+    if (requestOrResponse === null || (typeof requestOrResponse !== 'object' && typeof requestOrResponse !== 'function')) {
+      throw new NfrError('ERR_INVALID_ARGUMENT', `trace.taskOf expects the request or response object of an HTTP server request, got ${requestOrResponse === null ? 'null' : typeof requestOrResponse}`);
+    }
+    return requestTask(requestOrResponse);
+  },
+
+  /**
+   * The implicit current task: inside an HTTP server request's handler, and in everything it
+   * awaits or schedules, the request's task. `trace.log`, `trace.withRegion` and
+   * `trace.startRegion` use it when no task is given.
+   *
+   * It rests on AsyncLocalStorage and is on where that is cheap: on Node 24 and later (and
+   * Node 22 with `--experimental-async-context-frame`), where AsyncLocalStorage runs on
+   * AsyncContextFrame. On Node 20 and 22 it would slow every `await` of the application about
+   * 3x, so there it is off (this returns undefined) unless a recorder asks for it with
+   * `sources: { http: { implicitTask: true } }`; use `trace.taskOf(req)` instead. It is also off
+   * while no recorder runs the `http` source.
+   */
+  currentTask(): Task | undefined {
+    return currentTask();
   },
 
   /** Records a sampled value (a gauge or counter) under `name`. */

@@ -7,3 +7,4 @@ import './loop.js';
 import './gc.js';
 import './memory.js';
 import './console.js';
+import './http.js';

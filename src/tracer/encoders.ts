@@ -78,10 +78,10 @@ export function encoderSource(name: string, spec: EventSpec): string {
     const onFailure = `if (a${i} < 0) { if (a${i} === RETRY) continue; this.dropped(); return; }`;
     if (type === 'str') {
       // A one-entry cache per argument: repeated strings (categories, names) skip the map.
-      const cache = stringCacheField(name, argName);
+      const slot = STRING_CACHE_SLOTS.get(`${name}.${argName}`)!;
       lines.push(`  let a${i};`);
-      lines.push(`  if (${params[i]} === this.${cache}) a${i} = this.${cache}Id;`);
-      lines.push(`  else { a${i} = this.str(${params[i]}); ${onFailure} this.${cache} = ${params[i]}; this.${cache}Id = a${i}; }`);
+      lines.push(`  if (${params[i]} === this.cachedStrings[${slot}]) a${i} = this.cachedIds[${slot}];`);
+      lines.push(`  else { a${i} = this.str(${params[i]}); ${onFailure} this.cachedStrings[${slot}] = ${params[i]}; this.cachedIds[${slot}] = a${i}; }`);
     } else if (type === 'stack') {
       lines.push(`  const a${i} = this.stack(${params[i]}); ${onFailure}`);
     }
@@ -114,19 +114,20 @@ export function encoderSource(name: string, spec: EventSpec): string {
   return lines.join('\n');
 }
 
-function stringCacheField(event: string, arg: string): string {
-  return `cache_${event}_${arg}`;
-}
-
 /**
- * Names of the per-argument string caches the encoders use. The tracer creates them in its
- * constructor (so its shape never changes) and clears them when a generation starts, since ids
- * are per generation.
+ * The slot of each string argument of each timed event in the tracer's one-entry caches
+ * (`cachedStrings`, `cachedIds`): arrays indexed by constants baked into the encoders, so the
+ * tracer's own shape stays small however many events the table has.
  */
-export const STRING_CACHE_FIELDS: readonly string[] = (Object.keys(EVENTS) as (keyof typeof EVENTS)[]).flatMap((name) => {
-  const spec: EventSpec = EVENTS[name];
-  return spec.timed ? spec.args.filter(([, type]) => type === 'str').map(([arg]) => stringCacheField(name, arg)) : [];
-});
+export const STRING_CACHE_SLOTS: ReadonlyMap<string, number> = (() => {
+  const slots = new Map<string, number>();
+  for (const name of Object.keys(EVENTS) as (keyof typeof EVENTS)[]) {
+    const spec: EventSpec = EVENTS[name];
+    if (!spec.timed) continue;
+    for (const [arg, type] of spec.args) if (type === 'str') slots.set(`${name}.${arg}`, slots.size);
+  }
+  return slots;
+})();
 
 function compile(name: string, spec: EventSpec): (...args: unknown[]) => void {
   const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', 'ROOM', 'RETRY', encoderSource(name, spec));

@@ -5,7 +5,7 @@ import { putUvarint } from '../format/varint.js';
 import { BatchWriter, RETRY, ROOM, WorkerBatchWriter, type BatchRef, type BatchSink } from './batch-writer.js';
 import type { ChunkPool } from './chunk-pool.js';
 import { traceNow } from './clock.js';
-import { installEncoders, STRING_CACHE_FIELDS, type Emitters } from './encoders.js';
+import { installEncoders, STRING_CACHE_SLOTS, type Emitters } from './encoders.js';
 import { Ctl } from './shared-state.js';
 
 /**
@@ -25,6 +25,9 @@ export class ThreadTracer {
   private readonly stacks = new Map<string, number>();
   private nextStack = 1;
   private nextRegion = 1;
+  /** The encoders' one-entry string caches, one slot per string argument of the table (see encoders.ts). */
+  readonly cachedStrings: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SLOTS.size).fill(undefined);
+  readonly cachedIds = new Int32Array(STRING_CACHE_SLOTS.size);
   /** Called at the start of an event when a writer asked for an early generation end (main thread only). */
   onAdvanceRequest: (() => void) | undefined;
 
@@ -49,11 +52,7 @@ export class ThreadTracer {
 
   /** Empties the encoders' per-argument string caches (ids are per generation). */
   private clearStringCaches(): void {
-    const self = this as unknown as Record<string, unknown>;
-    for (const field of STRING_CACHE_FIELDS) {
-      self[field] = undefined;
-      self[`${field}Id`] = 0;
-    }
+    this.cachedStrings.fill(undefined);
   }
 
   /** True while tracing is on. Starts a new generation's tables when the generation changed. */
