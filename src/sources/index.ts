@@ -3,6 +3,7 @@
  * the ones its subscribers ask for. One import per source; each source is one module.
  */
 import './threads.js';
+import './async.js';
 import './loop.js';
 import './gc.js';
 import './memory.js';

@@ -127,14 +127,15 @@ export class SourceManager {
   private context(name: SourceName): SourceContext {
     return {
       tracer: this.tracer,
+      // Fixed arity, not rest parameters: the wrapper runs per callback and must not allocate.
       guard: <A extends unknown[]>(fn: (...args: A) => void) =>
-        (...args: A) => {
+        ((a?: unknown, b?: unknown, c?: unknown) => {
           try {
-            fn(...args);
+            (fn as unknown as (a?: unknown, b?: unknown, c?: unknown) => void)(a, b, c);
           } catch (err) {
             this.countError(name, err);
           }
-        },
+        }) as unknown as (...args: A) => void,
       error: (err: unknown) => this.countError(name, err),
       setWorkersEnabled: this.setWorkersEnabled,
     };

@@ -50,7 +50,10 @@ export interface RecordingOptions {
 export interface SourceContext {
   /** The writer of the thread the tracer runs on. */
   readonly tracer: ThreadTracer;
-  /** Wraps a callback so that an exception inside it is counted, never thrown into the application. */
+  /**
+   * Wraps a callback (of at most three arguments) so that an exception inside it is counted,
+   * never thrown into the application. The wrapper allocates nothing per call.
+   */
   guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void;
   /** Counts an error the source caught itself. */
   error(err: unknown): void;
