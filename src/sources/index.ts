@@ -9,3 +9,4 @@ import './gc.js';
 import './memory.js';
 import './console.js';
 import './http.js';
+import './cpu.js';

@@ -23,6 +23,8 @@ export class ThreadTracer {
   private readonly strings = new Map<string, number>();
   private nextString = 1;
   private readonly stacks = new Map<string, number>();
+  /** Stack ids by frame array, for callers that pass the same array again (the CPU source, per profile node). */
+  private stacksByArray = new WeakMap<readonly StackFrame[], number>();
   private nextStack = 1;
   private nextRegion = 1;
   /** The encoders' one-entry string caches, one slot per string argument of the table (see encoders.ts). */
@@ -79,6 +81,7 @@ export class ThreadTracer {
       this.clearStringCaches();
       this.nextString = 1;
       this.stacks.clear();
+      this.stacksByArray = new WeakMap();
       this.nextStack = 1;
       (this as unknown as Emitters).threadName(this.name);
     }
@@ -107,8 +110,14 @@ export class ThreadTracer {
     return id;
   }
 
+  /**
+   * Stack id for this generation, defining the stack if new. Frame arrays are remembered by
+   * identity too, so passing the same (unmodified) array again costs one map lookup.
+   */
   stack(frames: readonly StackFrame[]): number {
     if (frames.length === 0) return 0;
+    const same = this.stacksByArray.get(frames);
+    if (same !== undefined) return same;
     const count = Math.min(frames.length, MAX_STACK_FRAMES);
     let key = '';
     for (let i = 0; i < count; i++) {
@@ -116,7 +125,10 @@ export class ThreadTracer {
       key += `${f.functionName}\u0000${f.url}\u0000${f.line}\u0000${f.column}\u0001`;
     }
     const known = this.stacks.get(key);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.stacksByArray.set(frames, known);
+      return known;
+    }
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       const fn = this.str(frames[i].functionName);
@@ -143,6 +155,7 @@ export class ThreadTracer {
     w.pos = p;
     if (!w.commit()) return RETRY;
     this.stacks.set(key, id);
+    this.stacksByArray.set(frames, id);
     return id;
   }
 
