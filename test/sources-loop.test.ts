@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { FlightRecorder, Reader, validate, type EventOf, type TraceEvent } from '../src/index.js';
 import { traceNow } from '../src/tracer/clock.js';
 import { MemorySink } from './helpers/sinks.js';
+import { eventsAfterStop } from './helpers/record.js';
 import { waitFor } from './helpers/wait.js';
 
 const indexUrl = new URL('../src/index.js', import.meta.url).href;
@@ -149,20 +150,9 @@ test('stopping the loop source stops its timers and histogram', async () => {
   await fr.stop();
   assert.equal(fr.status().sources.loop.state, 'off');
 
-  // A recorder of annotations only, started after: a timer the source left behind would write into it.
-  const probe = new FlightRecorder({ level: 'none' });
-  probe.start();
-  try {
-    const stoppedAt = performance.now();
-    // An absence can only be watched for a while: 20 of the old intervals.
-    await waitFor(() => performance.now() - stoppedAt > 100, '100 ms to pass');
-    const sink = new MemorySink();
-    await probe.writeTo(sink);
-    const leftovers = events(sink.bytes()).filter((e) => (e.kind === 'metric' && e.name.startsWith('loop.')) || (e.kind === 'range' && e.category === 'loop'));
-    assert.deepEqual(leftovers, []);
-  } finally {
-    await probe.stop();
-  }
+  // 20 of the old intervals.
+  const leftovers = (await eventsAfterStop(100)).filter((e) => (e.kind === 'metric' && e.name.startsWith('loop.')) || (e.kind === 'range' && e.category === 'loop'));
+  assert.deepEqual(leftovers, []);
 });
 
 test('the loop source keeps no process alive, running or stopped', () => {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FlightRecorder, Reader, validate, type EventOf, type TraceEvent } from '../src/index.js';
 import { MemorySink } from './helpers/sinks.js';
+import { eventsAfterStop } from './helpers/record.js';
 import { waitFor } from './helpers/wait.js';
 
 type Metric = EventOf<'metric'>;
@@ -57,16 +58,6 @@ test('the memory source stops writing when stopped', async () => {
   fr.start();
   await fr.stop();
   assert.equal(fr.status().sources.memory.state, 'off');
-  const probe = new FlightRecorder({ level: 'none' });
-  probe.start();
-  try {
-    const stoppedAt = performance.now();
-    // An absence can only be watched for a while: 20 of the old intervals.
-    await waitFor(() => performance.now() - stoppedAt > 100, '100 ms to pass');
-    const sink = new MemorySink();
-    await probe.writeTo(sink);
-    assert.deepEqual(memoryMetrics([...new Reader(sink.bytes())], 'memory.rss'), []);
-  } finally {
-    await probe.stop();
-  }
+  // 20 of the old intervals.
+  assert.deepEqual(memoryMetrics(await eventsAfterStop(100), 'memory.rss'), []);
 });

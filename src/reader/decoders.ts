@@ -1,5 +1,5 @@
 import { NfrError } from '../errors/errors.js';
-import { EVENTS, SPEC_BY_CODE, type ArgType, type EventName, type EventSpec, type StackFrame } from '../format/events.js';
+import { SPEC_BY_CODE, type ArgType, type EventName, type EventSpec, type StackFrame } from '../format/events.js';
 import { MAX_STACK_FRAMES, MAX_STRING_BYTES } from '../format/limits.js';
 import { decodeText } from '../format/text.js';
 import { readUvarint, varintResult } from '../format/varint.js';

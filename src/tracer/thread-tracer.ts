@@ -37,7 +37,7 @@ export class ThreadTracer {
   private readonly generationWord: number;
 
   constructor(
-    private readonly pool: ChunkPool,
+    pool: ChunkPool,
     readonly thread: number,
     public name: string,
     sink: BatchSink,

@@ -1,4 +1,4 @@
-import { FlightRecorder, trace, tracerStatus } from '../../src/index.js';
+import { FlightRecorder, Reader, trace, tracerStatus, type TraceEvent } from '../../src/index.js';
 import { MemorySink } from './sinks.js';
 import { waitFor } from './wait.js';
 
@@ -33,4 +33,22 @@ export async function recordStreamed(generations: number): Promise<Buffer> {
   }
   await trace.stop();
   return sink.bytes();
+}
+
+/**
+ * What an annotations-only recorder sees during `ms` after a source was stopped: a timer or
+ * observer the source left behind would write into it. Absence can only be watched for a while.
+ */
+export async function eventsAfterStop(ms: number): Promise<TraceEvent[]> {
+  const probe = new FlightRecorder({ level: 'none' });
+  probe.start();
+  try {
+    const stoppedAt = performance.now();
+    await waitFor(() => performance.now() - stoppedAt > ms, `${ms} ms to pass`);
+    const sink = new MemorySink();
+    await probe.writeTo(sink);
+    return [...new Reader(sink.bytes())];
+  } finally {
+    await probe.stop();
+  }
 }
