@@ -55,6 +55,14 @@ test('docs/format.md shows the event table as the code has it', async () => {
   const { readFileSync } = await import('node:fs');
   const { describeBatchKinds, describeEventTable } = await import('../src/format/describe.js');
   const doc = readFileSync(new URL('../../docs/format.md', import.meta.url), 'utf8');
-  assert.ok(doc.includes(describeEventTable()), 'docs/format.md is out of date: run `npm run build && node scripts/update-format-doc.mjs`');
-  assert.ok(doc.includes(describeBatchKinds()), 'docs/format.md is out of date: run `npm run build && node scripts/update-format-doc.mjs`');
+  assert.ok(doc.includes(describeEventTable()), 'docs/format.md is out of date: run `npm run build && node scripts/update-docs.mjs`');
+  assert.ok(doc.includes(describeBatchKinds()), 'docs/format.md is out of date: run `npm run build && node scripts/update-docs.mjs`');
+});
+
+test('docs/sources.md shows the levels and settings as the code has them', async () => {
+  const { readFileSync } = await import('node:fs');
+  await import('../src/index.js');
+  const { describeSources } = await import('../src/tracer/sources.js');
+  const doc = readFileSync(new URL('../../docs/sources.md', import.meta.url), 'utf8');
+  assert.ok(doc.includes(describeSources()), 'docs/sources.md is out of date: run `npm run build && node scripts/update-docs.mjs`');
 });

@@ -30,6 +30,7 @@ export const httpSource: SourceModule = {
     },
     implicitTask: {
       default: asyncContextFrameActive,
+      defaultDoc: 'true where AsyncLocalStorage runs on AsyncContextFrame (Node 24+), else false',
       kind: 'bool',
       merge: 'or',
       doc: 'Make each server request\'s task the implicit current task of its handler (trace.currentTask), so trace.log/withRegion/startRegion and outgoing requests inside it belong to it. On by default where AsyncLocalStorage runs on AsyncContextFrame (Node 24+): there it costs a few ns per annotation. On Node 20/22 it slows every await of the application about 3x, so it is off unless asked for; use trace.taskOf(req) there.',

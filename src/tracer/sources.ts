@@ -32,6 +32,8 @@ export interface SettingSpec {
   /** The tracer serves the most demanding subscriber: the smaller interval, the lower threshold, either flag. */
   readonly merge: 'min' | 'max' | 'or';
   readonly doc: string;
+  /** How to describe the default when it depends on the Node version or the machine. */
+  readonly defaultDoc?: string;
 }
 
 export type Settings = Readonly<Record<string, number | boolean>>;
@@ -169,4 +171,28 @@ export function mergeDemands(demands: readonly SourceDemand[]): SourceDemand {
     }
   }
   return merged;
+}
+
+/** The levels and every registered source's settings, as markdown (for docs/sources.md, checked by a test). */
+export function describeSources(): string {
+  const levels = (Object.keys(LEVELS) as Level[]).map((level) => `| \`${level}\` | ${LEVELS[level].length > 0 ? LEVELS[level].map((s) => `\`${s}\``).join(', ') : '(annotations only)'} |`);
+  const settings: string[] = [];
+  for (const name of SOURCE_NAMES) {
+    const module = registry.get(name);
+    const specs = Object.entries(module?.settings ?? {});
+    if (specs.length === 0) settings.push(`| \`${name}\` | | | |`);
+    for (const [setting, spec] of specs) {
+      const shown = spec.defaultDoc ?? `${JSON.stringify(spec.default)}${spec.kind === 'ms' ? ' ms' : ''}`;
+      settings.push(`| \`${name}\` | \`${setting}\` | ${shown} | ${spec.doc.replace(/\|/g, '\\|')} |`);
+    }
+  }
+  return [
+    '| level | sources |',
+    '| --- | --- |',
+    ...levels,
+    '',
+    '| source | setting | default | meaning |',
+    '| --- | --- | --- | --- |',
+    ...settings,
+  ].join('\n');
 }
