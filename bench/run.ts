@@ -1,6 +1,9 @@
 import { eventCost } from './event-cost.js';
 import { readerThroughput } from './reader.js';
 import { snapshotCost } from './snapshot.js';
+import { loadBenchmark } from './load/load.js';
+import { memoryBenchmark } from './load/memory.js';
+import { asyncHooksCost } from './async-hooks-cost.js';
 
 /**
  * `npm run bench [suite ...]`: runs the benchmark suites and prints their tables in markdown,
@@ -10,6 +13,12 @@ const suites: Record<string, () => Promise<string>> = {
   events: eventCost,
   snapshot: snapshotCost,
   reader: readerThroughput,
+  /** What the async source (level detailed) costs per await and per callback. */
+  async: asyncHooksCost,
+  /** HTTP load against child-process servers: ~6–7 min. */
+  load: loadBenchmark,
+  /** A 10 MiB recorder under the same load for 2 min: ~2.5 min. */
+  memory: memoryBenchmark,
 };
 
 const wanted = process.argv.slice(2);

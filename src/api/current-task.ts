@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { requestTask, taskIdOf } from './request-task.js';
 import type { Task } from './task.js';
 
 /**
@@ -35,7 +36,11 @@ export const asyncContextFrameActive: boolean = (() => {
   return typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate !== 'function';
 })();
 
-let storage: AsyncLocalStorage<Task> | undefined;
+/**
+ * Holds the request whose task is current: an object that exists anyway, so entering a
+ * request's task allocates nothing, and `currentTask()` can be the very object `taskOf(req)` is.
+ */
+let storage: AsyncLocalStorage<object> | undefined;
 let users = 0;
 
 /**
@@ -43,7 +48,7 @@ let users = 0;
  * nobody uses it, the storage does not exist (so Node's promise hook is off on Node 20).
  */
 export function enableImplicitTask(): void {
-  if (users++ === 0) storage = new AsyncLocalStorage<Task>();
+  if (users++ === 0) storage = new AsyncLocalStorage<object>();
 }
 
 /** Undoes one `enableImplicitTask`; the last one disables the storage. */
@@ -66,18 +71,19 @@ export function implicitTaskEnabled(): boolean {
  * (promises, timers, I/O). Used where no `run(fn)` can wrap the code, such as a
  * diagnostics_channel message published just before Node calls the request handler.
  */
-export function enterTask(task: Task): void {
-  storage?.enterWith(task);
+export function enterTask(request: object): void {
+  storage?.enterWith(request);
 }
 
 /** The current task, or undefined when none is known or the implicit task is off. */
 export function currentTask(): Task | undefined {
-  return storage === undefined ? undefined : storage.getStore();
+  const request = storage?.getStore();
+  return request === undefined ? undefined : requestTask(request);
 }
 
 /** The current task's id, or 0 (no task). Costs one comparison while the implicit task is off. */
 export function currentTaskId(): number {
   if (storage === undefined) return 0;
-  const task = storage.getStore();
-  return task === undefined ? 0 : task.id;
+  const request = storage.getStore();
+  return request === undefined ? 0 : taskIdOf(request);
 }

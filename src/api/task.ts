@@ -40,6 +40,20 @@ export class Task {
     return startRegion(this.id, name);
   }
 
+  /**
+   * A Task object for a task the library began itself (an HTTP server request), so the user can
+   * log and open regions in it. Its `end()` does nothing: the task ends with the request.
+   * @internal
+   */
+  static adopt(id: number, name: string): Task {
+    const task = Object.create(Task.prototype) as { -readonly [K in keyof Task]: Task[K] } & { ended: boolean };
+    task.id = id;
+    task.parent = 0;
+    task.ended = true;
+    (task as { name: string }).name = name;
+    return task as unknown as Task;
+  }
+
   /** Ends the task. Ending twice is harmless. */
   end(): void {
     if (this.ended) return;

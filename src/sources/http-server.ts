@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { enterTask } from '../api/current-task.js';
 import { bindRequestTask } from '../api/request-task.js';
-import { Task } from '../api/task.js';
+import { nextTaskId } from '../tracer/runtime.js';
 import type { SourceContext } from '../tracer/sources.js';
 import { subscribeChannels } from './channel-subscriptions.js';
 import { pathOf } from './http-text.js';
@@ -34,9 +34,10 @@ interface ServerRequestMessage {
   socket: Socket | null;
 }
 
-/** One server exchange in flight. */
+/** One server exchange in flight, kept on its response (see EXCHANGE). */
 interface Exchange {
-  readonly task: Task;
+  readonly task: number;
+  readonly response: ServerResponse;
   readonly socket: Socket | null;
   /** The connection's `bytesRead` when the previous exchange on it ended (0 for the first). */
   readonly readMark: number;
@@ -44,18 +45,38 @@ interface Exchange {
   readonly writeMark: number;
   /** A route learned while the request was handled (Fastify's channel); '' when none. */
   route: string;
+  /** The exchange begun before this one on the same connection and still in flight (pipelining). */
+  previous: Exchange | undefined;
+  done: boolean;
 }
 
 /**
- * Kept at module level, not per start, so that a source restarted with new settings (a second
- * recorder asking for more) still ends the requests that began before. Weak, so a request that
- * never finishes is forgotten with the application's last reference to it.
+ * Where the source keeps its state: on Node's own objects, under private symbols, rather than in
+ * WeakMaps. A WeakMap entry per request doubled the young-generation GC time of a busy server
+ * (entries are ephemerons, which every scavenge revisits); properties go with the objects when
+ * the application drops them, so a request that never finishes leaves nothing behind either.
+ * The state outlives a restart of the source (a second recorder asking for more), so requests
+ * that began before still end.
  */
-const exchanges = new WeakMap<ServerResponse, Exchange>();
-/** Per connection: its `bytesRead` when its last exchange ended, where the next one's bytes begin. */
-const readMarks = new WeakMap<Socket, number>();
+const EXCHANGE = Symbol('node-flight-recorder.exchange');
+/** On a connection: the latest exchange in flight on it. */
+const CURRENT = Symbol('node-flight-recorder.current');
+/** On a connection: its `bytesRead` when its last exchange ended, where the next one's bytes begin. */
+const READ_MARK = Symbol('node-flight-recorder.readMark');
+/** On a connection: whether the close listener is on it. */
+const WATCHED = Symbol('node-flight-recorder.watched');
 
-let recording: { closed(response: ServerResponse): void } | undefined;
+interface WithExchange {
+  [EXCHANGE]?: Exchange;
+}
+
+interface Connection extends Socket {
+  [CURRENT]?: Exchange;
+  [READ_MARK]?: number;
+  [WATCHED]?: boolean;
+}
+
+let recording: { closed(exchange: Exchange): void } | undefined;
 let inFlight = 0;
 
 /** How many server requests have begun and not yet ended (for tests and status). */
@@ -64,14 +85,26 @@ export function serverRequestsInFlight(): number {
 }
 
 /**
- * A response's `close` comes after its `finish`, or alone when the connection closed before the
- * response was complete: the only sign of an aborted request (Node has no channel for it). One
- * function for every response, with the response as `this`, so a request costs no closure.
+ * A connection's `close` is the only sign of an aborted request (Node has no channel for it):
+ * exchanges still in flight on it end with an error. One listener per connection, not per
+ * request (keep-alive connections carry many), and one function for all, with the connection as
+ * `this`, so a request costs no closure.
  */
-function onResponseClose(this: ServerResponse): void {
-  if (recording !== undefined) recording.closed(this);
-  // Stopped: write nothing, but forget the request.
-  else if (exchanges.delete(this)) inFlight--;
+function onConnectionClose(this: Connection): void {
+  for (let exchange = this[CURRENT]; exchange !== undefined; exchange = exchange.previous) {
+    if (exchange.done) continue;
+    if (recording !== undefined) recording.closed(exchange);
+    else forget(exchange);
+  }
+  this[CURRENT] = undefined;
+}
+
+/** Marks an exchange over without writing anything (the source is stopped). */
+function forget(exchange: Exchange): void {
+  if (exchange.done) return;
+  exchange.done = true;
+  inFlight--;
+  (exchange.response as WithExchange)[EXCHANGE] = undefined;
 }
 
 function counter(socket: Socket | null, which: 'bytesRead' | 'bytesWritten'): number {
@@ -83,12 +116,14 @@ function counter(socket: Socket | null, which: 'bytesRead' | 'bytesWritten'): nu
 export function startServerRecording(ctx: SourceContext, options: HttpServerOptions): () => void {
   const tracer = ctx.tracer;
 
-  const end = (response: ServerResponse, request: IncomingMessage | undefined, exchange: Exchange, error: string): void => {
-    exchanges.delete(response);
-    inFlight--;
-    const socket = exchange.socket;
+  const end = (exchange: Exchange, request: IncomingMessage | undefined, error: string): void => {
+    forget(exchange);
+    const socket = exchange.socket as Connection | null;
     const read = counter(socket, 'bytesRead');
-    if (socket !== null) readMarks.set(socket, read);
+    if (socket !== null) {
+      socket[READ_MARK] = read;
+      if (socket[CURRENT] === exchange) socket[CURRENT] = exchange.previous;
+    }
     let route = exchange.route;
     if (route === '' && request !== undefined) {
       // The application's objects may have getters that throw; the exchange must still end.
@@ -98,52 +133,64 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
         ctx.error(err);
       }
     }
+    const response = exchange.response;
     const status = error === '' || response.headersSent ? response.statusCode : 0;
-    tracer.httpResponse(exchange.task.id, status, Math.max(0, read - exchange.readMark), Math.max(0, counter(socket, 'bytesWritten') - exchange.writeMark), route, error);
-    exchange.task.end();
+    tracer.httpResponse(exchange.task, status, Math.max(0, read - exchange.readMark), Math.max(0, counter(socket, 'bytesWritten') - exchange.writeMark), route, error);
+    tracer.taskEnd(exchange.task);
   };
 
   const onRequestStart = (message: unknown): void => {
     const { request, response, socket } = message as ServerRequestMessage;
     const method = typeof request.method === 'string' ? request.method : '';
     const path = pathOf(request.url, options.keepQuery);
-    const task = new Task(`${method} ${path}`);
-    const connection = socket ?? request.socket ?? null;
+    // The task is named by its method, an interned constant: the request's own path and route
+    // are in the httpRequest event, and a name made per request would cost a string each time.
+    const task = nextTaskId();
+    tracer.taskBegin(task, 0, method);
+    const connection = (socket ?? request.socket ?? null) as Connection | null;
     const remote = options.remoteAddress ? (connection?.remoteAddress ?? '') : '';
-    tracer.httpRequest(task.id, method, path, '', remote);
+    tracer.httpRequest(task, method, path, '', remote);
     bindRequestTask(request, response, task);
-    exchanges.set(response, {
+    const exchange: Exchange = {
       task,
+      response,
       socket: connection,
-      readMark: connection === null ? 0 : (readMarks.get(connection) ?? 0),
+      readMark: connection === null ? 0 : (connection[READ_MARK] ?? 0),
       writeMark: counter(connection, 'bytesWritten'),
       route: '',
-    });
+      previous: connection?.[CURRENT],
+      done: false,
+    };
+    (response as WithExchange)[EXCHANGE] = exchange;
     inFlight++;
-    response.on('close', onResponseClose);
+    if (connection !== null) {
+      connection[CURRENT] = exchange;
+      if (connection[WATCHED] !== true) {
+        connection[WATCHED] = true;
+        connection.once('close', onConnectionClose);
+      }
+    }
     // Node calls the 'request' listeners right after this message, in this same callback: the
     // handler and all it awaits run in the request's task.
-    enterTask(task);
+    enterTask(request);
   };
 
   const onResponseFinish = (message: unknown): void => {
     const { request, response } = message as ServerRequestMessage;
-    const exchange = exchanges.get(response);
-    if (exchange !== undefined) end(response, request, exchange, '');
+    const exchange = (response as WithExchange)[EXCHANGE];
+    if (exchange !== undefined && !exchange.done) end(exchange, request, '');
   };
 
   const onFastifyHandler = (message: unknown): void => {
     const m = message as Parameters<typeof fastifyRoute>[0] & { reply?: { raw?: unknown } };
     const raw = m.reply?.raw;
     if (raw === null || typeof raw !== 'object') return;
-    const exchange = exchanges.get(raw as ServerResponse);
+    const exchange = (raw as WithExchange)[EXCHANGE];
     if (exchange !== undefined) exchange.route = fastifyRoute(m);
   };
 
-  const closed = ctx.guard((response: ServerResponse) => {
-    const exchange = exchanges.get(response);
-    if (exchange === undefined) return;
-    end(response, response.req, exchange, 'connection closed before the response was complete');
+  const closed = ctx.guard((exchange: Exchange) => {
+    if (!exchange.done) end(exchange, exchange.response.req, 'connection closed before the response was complete');
   });
 
   const self = { closed };
@@ -155,8 +202,8 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
   ]);
   return () => {
     unsubscribe();
-    // Responses still open keep their 'close' listener, which now does nothing: removing it
-    // would need a strong list of every response in flight.
+    // Connections still open keep their 'close' listener, which then only forgets their
+    // exchanges: removing it would need a strong list of every connection.
     if (recording === self) recording = undefined;
   };
 }

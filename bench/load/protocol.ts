@@ -1,0 +1,56 @@
+/**
+ * What the load benchmark's parent and its server child say to each other over the IPC channel.
+ * Control stays off the HTTP port, so the measured traffic is only the load itself.
+ */
+
+/** How the server records: not at all, with our recorder at a level, with OpenTelemetry, or with Node's trace_events. */
+export const VARIANTS = ['none', 'default', 'detailed', 'cpu', 'otel', 'trace-events'] as const;
+export type Variant = (typeof VARIANTS)[number];
+
+/** The variants that run our FlightRecorder, and the level each runs it at. */
+export const OUR_LEVELS = { default: 'default', detailed: 'detailed', cpu: 'cpu' } as const;
+
+export function isOurs(variant: Variant): variant is keyof typeof OUR_LEVELS {
+  return variant in OUR_LEVELS;
+}
+
+/** The categories Node's own tracer records in the `trace-events` variant (the issue's choice). */
+export const TRACE_EVENT_CATEGORIES = 'node.async_hooks,node.perf,v8';
+
+/** Messages the parent sends; each carries an id that the reply repeats. */
+export type Command =
+  | { id: number; cmd: 'status'; gc?: boolean }
+  | { id: number; cmd: 'stream-start'; file: string }
+  | { id: number; cmd: 'stream-stop' }
+  | { id: number; cmd: 'snapshot'; file: string }
+  | { id: number; cmd: 'exit' };
+
+/** What the server reports about itself. */
+export interface ServerStatus {
+  /** Requests answered since start. */
+  requests: number;
+  /** process.cpuUsage() user + system, in µs, since start: every thread of the process. */
+  cpuMicros: number;
+  /** Monotonic ms (performance.now()) when the status was taken. */
+  at: number;
+  memory: NodeJS.MemoryUsage;
+  /** Our recorder's view; absent in the other variants. */
+  recorder?: {
+    /** FlightRecorder.status(): window bytes and generations, source states. */
+    windowBytes: number;
+    generations: number;
+    maxBytes: number;
+    sources: Record<string, { state: string; errors: number }>;
+    /** tracerStatus(): the trace memory in use, and events dropped for lack of it. */
+    poolBytesInUse: number;
+    eventsLost: number;
+  };
+  /** OpenTelemetry: spans the in-memory exporter received (and discarded) since start. */
+  spansExported?: number;
+}
+
+export type Reply =
+  | { type: 'ready'; id: 0; port: number }
+  | { type: 'status'; id: number; status: ServerStatus }
+  | { type: 'done'; id: number; bytes?: number }
+  | { type: 'error'; id: number; message: string };
