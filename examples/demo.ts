@@ -39,6 +39,9 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 }
 
 async function saveSnapshot(): Promise<string> {
+  // Keep recording a moment after the trigger, like a flight recorder's post-trigger delay: the
+  // loop block that made the request slow is noticed on the loop's next turn.
+  await new Promise((resolve) => setTimeout(resolve, 50));
   const dir = join(process.cwd(), 'flight-recordings');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `demo-${Date.now()}.nfrt`);
