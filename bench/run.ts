@@ -1,9 +1,12 @@
 import { eventCost } from './event-cost.js';
 import { readerThroughput } from './reader.js';
 import { snapshotCost } from './snapshot.js';
+import { toolsThroughput } from './tools.js';
+import { convertThroughput } from './convert.js';
 import { loadBenchmark } from './load/load.js';
 import { memoryBenchmark } from './load/memory.js';
 import { asyncHooksCost } from './async-hooks-cost.js';
+import { viewerBenchmark } from './viewer.js';
 
 /**
  * `npm run bench [suite ...]`: runs the benchmark suites and prints their tables in markdown,
@@ -15,6 +18,12 @@ const suites: Record<string, () => Promise<string>> = {
   reader: readerThroughput,
   /** What the async source (level detailed) costs per await and per callback. */
   async: asyncHooksCost,
+  /** nfr stats, findings, dump and validate on a 100 MB trace, as child processes: ~2 min. */
+  tools: toolsThroughput,
+  /** nfr convert to Perfetto and Chrome JSON on a 100 MB trace, as child processes: ~2 min. */
+  convert: convertThroughput,
+  /** The web viewer on a 10 MiB snapshot in headless chromium: ~1–2 min. */
+  viewer: viewerBenchmark,
   /** HTTP load against child-process servers: ~6–7 min. */
   load: loadBenchmark,
   /** A 10 MiB recorder under the same load for 2 min: ~2.5 min. */
