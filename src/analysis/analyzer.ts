@@ -402,8 +402,13 @@ export class Analyzer {
     this.tasksDropped += dropOldestHalfOfMap(this.openTasks);
   }
 
+  /** An HTTP request is a task by itself: its httpRequest begins it, its httpResponse ends it. */
   private httpRequest(event: EventOf<'httpRequest'>): void {
-    const task = this.openTask(event.task);
+    let task = this.openTask(event.task);
+    if (task === undefined) {
+      this.taskBegin({ kind: 'taskBegin', time: event.time, thread: event.thread, task: event.task, parent: 0, name: `${event.method} ${event.path}` });
+      task = this.openTask(event.task);
+    }
     if (task === undefined || task.request !== undefined) return;
     task.request = { method: event.method, path: event.path, route: event.route, status: 0, error: '' };
     this.requestCount++;
@@ -416,6 +421,7 @@ export class Analyzer {
     request.status = event.status;
     request.error = event.error;
     if (event.route !== '') request.route = event.route;
+    this.taskEnd({ kind: 'taskEnd', time: event.time, thread: event.thread, task: event.task });
   }
 
   private taskEnd(event: EventOf<'taskEnd'>): void {

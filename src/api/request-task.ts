@@ -1,32 +1,48 @@
 import { Task } from './task.js';
 
 /**
- * The task of each HTTP server request, kept on the request and response objects themselves
- * under private symbols, set by the `http` source. Properties rather than a WeakMap: a WeakMap
- * entry per request doubled the young-generation GC time of a busy server (its entries are
- * ephemerons, which every scavenge must revisit), and the properties go with the objects
- * whenever the application drops them.
+ * The task of each HTTP server request, found through the request object itself: the `http`
+ * source keeps its state for the request on it, under a private symbol, and that state names
+ * the task. A property rather than a WeakMap: a WeakMap entry per request doubled the
+ * young-generation GC time of a busy server (its entries are ephemerons, which every scavenge
+ * revisits), and the property goes with the request whenever the application drops it.
  */
-const TASK_ID = Symbol('node-flight-recorder.taskId');
+export const REQUEST_STATE = Symbol('node-flight-recorder.request');
 const TASK = Symbol('node-flight-recorder.task');
 
+/** What the `http` source keeps on a request: at least the id of the request's task. */
+export interface RequestState {
+  readonly task: number;
+}
+
 interface Marked {
-  [TASK_ID]?: number;
+  [REQUEST_STATE]?: RequestState;
   [TASK]?: Task;
   method?: unknown;
   url?: unknown;
+  /** A ServerResponse's request. */
   req?: Marked;
 }
 
-/** The task id marked on an object (a request or response), or 0. */
-export function taskIdOf(marked: object): number {
-  return (marked as Marked)[TASK_ID] ?? 0;
+/** The request behind a request or response object. */
+function requestOf(requestOrResponse: object): Marked {
+  const marked = requestOrResponse as Marked;
+  return marked.req ?? marked;
 }
 
-/** Records that `request` and `response` (one server exchange) are task `id`. */
-export function bindRequestTask(request: object, response: object, id: number): void {
-  (request as Marked)[TASK_ID] = id;
-  (response as Marked)[TASK_ID] = id;
+/** Keeps the `http` source's state (naming its task) on a server request. */
+export function bindRequestTask(request: object, state: RequestState): void {
+  (request as Marked)[REQUEST_STATE] = state;
+}
+
+/** The state the `http` source keeps on a request (or on a response's request), if any. */
+export function requestState(requestOrResponse: object): RequestState | undefined {
+  return requestOf(requestOrResponse)[REQUEST_STATE];
+}
+
+/** The task id of a server request or response object, or 0. */
+export function taskIdOf(requestOrResponse: object): number {
+  return requestOf(requestOrResponse)[REQUEST_STATE]?.task ?? 0;
 }
 
 /**
@@ -35,16 +51,15 @@ export function bindRequestTask(request: object, response: object, id: number): 
  * the response).
  */
 export function requestTask(requestOrResponse: object): Task | undefined {
-  const marked = requestOrResponse as Marked;
-  const id = marked[TASK_ID];
-  if (id === undefined) return undefined;
-  const request = marked.req ?? marked;
+  const request = requestOf(requestOrResponse);
+  const state = request[REQUEST_STATE];
+  if (state === undefined) return undefined;
   let task = request[TASK];
   if (task === undefined) {
     const method = typeof request.method === 'string' ? request.method : '';
     const url = typeof request.url === 'string' ? request.url : '';
     const query = url.indexOf('?');
-    task = Task.adopt(id, `${method} ${query < 0 ? url : url.slice(0, query)}`);
+    task = Task.adopt(state.task, `${method} ${query < 0 ? url : url.slice(0, query)}`);
     request[TASK] = task;
   }
   return task;

@@ -174,12 +174,12 @@ export const EVENTS = {
   httpRequest: {
     code: 0x20, batch: 'events', timed: true,
     args: [['task', 'u'], ['method', 'str'], ['path', 'str'], ['route', 'str'], ['remote', 'str']],
-    doc: 'A server request arrived; the request is task `task` (begun just before). `path` has no query string; `route` is the matched route when known.',
+    doc: 'A server request arrived, and task `task` begins with it: an HTTP request is a task by itself, with no taskBegin of its own (named by method and path). `path` has no query string; `route` is the matched route when known.',
   },
   httpResponse: {
     code: 0x21, batch: 'events', timed: true,
     args: [['task', 'u'], ['status', 'u'], ['requestBytes', 'u'], ['responseBytes', 'u'], ['route', 'str'], ['error', 'str']],
-    doc: 'A server request finished (its task ends just after), or was aborted (`error`). `route` is the route a framework matched, when it says (it often knows only at the end).',
+    doc: 'A server request finished, or was aborted (`error`), and its task ends with it (no taskEnd of its own). `route` is the route a framework matched, when it says (it often knows only at the end).',
   },
   httpClientBegin: {
     code: 0x22, batch: 'events', timed: true,

@@ -69,17 +69,20 @@ export class Validator {
         this.pendingLoss = ev;
         return;
       case 'taskBegin':
-        if (this.tasksBegun.has(ev.task)) this.problem('TASK_BEGUN_TWICE', `task ${ev.task} (${ev.name}) begins twice`, ev.time);
-        this.tasksBegun.add(ev.task);
+      case 'httpRequest': // an HTTP request is a task by itself
+        if (this.tasksBegun.has(ev.task)) this.problem('TASK_BEGUN_TWICE', `task ${ev.task} (${ev.kind === 'taskBegin' ? ev.name : `${ev.method} ${ev.path}`}) begins twice`, ev.time);
+        remember(this.tasksBegun, ev.task);
         return;
       case 'taskEnd':
+      case 'httpResponse':
         if (this.tasksEnded.has(ev.task)) this.problem('TASK_ENDED_TWICE', `task ${ev.task} ends twice`, ev.time);
-        this.tasksEnded.add(ev.task);
+        remember(this.tasksEnded, ev.task);
         return;
       case 'regionBegin': {
         const open = this.regionsOf(ev.thread);
         if (open.has(ev.region) || this.regionsEnded.has(`${ev.thread}:${ev.region}`)) this.problem('REGION_BEGUN_TWICE', `region ${ev.region} on thread ${ev.thread} begins twice`, ev.time);
         open.set(ev.region, { task: ev.task });
+        if (open.size > MEMORY_LIMIT) forgetOldest(open);
         return;
       }
       case 'regionEnd':
@@ -139,7 +142,7 @@ export class Validator {
       this.problem('REGION_ENDED_TWICE', `region ${ev.region} on thread ${ev.thread} ends twice`, ev.time);
       return;
     }
-    this.regionsEnded.add(key);
+    remember(this.regionsEnded, key);
     const openOnThread = this.regionsOf(ev.thread);
     const open = openOnThread.get(ev.region);
     openOnThread.delete(ev.region);
@@ -192,6 +195,26 @@ export class Validator {
     if (offset !== undefined) p.offset = offset;
     this.problems.push(p);
   }
+}
+
+/**
+ * How many task and region ids the validator remembers. Ids only grow, so forgetting the oldest
+ * quarter past this keeps memory bounded on huge traces at the price of missing a duplicate
+ * that far apart.
+ */
+const MEMORY_LIMIT = 1 << 20;
+
+function forgetOldest(ids: Set<unknown> | Map<unknown, unknown>): void {
+  let drop = ids.size >> 2;
+  for (const id of ids.keys()) {
+    ids.delete(id);
+    if (--drop <= 0) break;
+  }
+}
+
+function remember<T>(ids: Set<T>, id: T): void {
+  ids.add(id);
+  if (ids.size > MEMORY_LIMIT) forgetOldest(ids);
 }
 
 function after(sec: number, nsec: number, lastSec: number, lastNsec: number): boolean {

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { enterTask } from '../api/current-task.js';
-import { bindRequestTask } from '../api/request-task.js';
+import { bindRequestTask, requestState, type RequestState } from '../api/request-task.js';
 import { nextTaskId } from '../tracer/runtime.js';
 import type { SourceContext } from '../tracer/sources.js';
 import { subscribeChannels } from './channel-subscriptions.js';
@@ -34,14 +34,14 @@ interface ServerRequestMessage {
   socket: Socket | null;
 }
 
-/** One server exchange in flight, kept on its response (see EXCHANGE). */
-interface Exchange {
+/** One server exchange in flight, kept on its request (see REQUEST_STATE). */
+interface Exchange extends RequestState {
   readonly task: number;
   readonly response: ServerResponse;
   readonly socket: Socket | null;
   /** The connection's `bytesRead` when the previous exchange on it ended (0 for the first). */
   readonly readMark: number;
-  /** The connection's `bytesWritten` when this exchange began. */
+  /** The connection's `bytesWritten` when the previous exchange on it ended (0 for the first). */
   readonly writeMark: number;
   /** A route learned while the request was handled (Fastify's channel); '' when none. */
   route: string;
@@ -58,22 +58,23 @@ interface Exchange {
  * The state outlives a restart of the source (a second recorder asking for more), so requests
  * that began before still end.
  */
-const EXCHANGE = Symbol('node-flight-recorder.exchange');
-/** On a connection: the latest exchange in flight on it. */
-const CURRENT = Symbol('node-flight-recorder.current');
-/** On a connection: its `bytesRead` when its last exchange ended, where the next one's bytes begin. */
-const READ_MARK = Symbol('node-flight-recorder.readMark');
-/** On a connection: whether the close listener is on it. */
-const WATCHED = Symbol('node-flight-recorder.watched');
+/**
+ * What the source keeps on a connection, in one object under one symbol (so Node's socket
+ * objects change shape once, not at every field): the latest exchange in flight on it, and its
+ * byte counters when its last exchange ended, where the next one's bytes begin.
+ */
+const CONNECTION_STATE = Symbol('node-flight-recorder.connection');
 
-interface WithExchange {
-  [EXCHANGE]?: Exchange;
+interface ConnectionState {
+  current: Exchange | undefined;
+  readMark: number;
+  writeMark: number;
 }
 
 interface Connection extends Socket {
-  [CURRENT]?: Exchange;
-  [READ_MARK]?: number;
-  [WATCHED]?: boolean;
+  [CONNECTION_STATE]?: ConnectionState;
+  /** Node's count of bytes handed to the handle, behind the public `bytesWritten`. */
+  _bytesDispatched?: unknown;
 }
 
 let recording: { closed(exchange: Exchange): void } | undefined;
@@ -91,12 +92,14 @@ export function serverRequestsInFlight(): number {
  * `this`, so a request costs no closure.
  */
 function onConnectionClose(this: Connection): void {
-  for (let exchange = this[CURRENT]; exchange !== undefined; exchange = exchange.previous) {
+  const state = this[CONNECTION_STATE];
+  if (state === undefined) return;
+  for (let exchange = state.current; exchange !== undefined; exchange = exchange.previous) {
     if (exchange.done) continue;
     if (recording !== undefined) recording.closed(exchange);
     else forget(exchange);
   }
-  this[CURRENT] = undefined;
+  state.current = undefined;
 }
 
 /** Marks an exchange over without writing anything (the source is stopped). */
@@ -104,12 +107,20 @@ function forget(exchange: Exchange): void {
   if (exchange.done) return;
   exchange.done = true;
   inFlight--;
-  (exchange.response as WithExchange)[EXCHANGE] = undefined;
 }
 
-function counter(socket: Socket | null, which: 'bytesRead' | 'bytesWritten'): number {
-  const value = socket?.[which];
+function finite(value: unknown): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : 0;
+}
+
+/**
+ * Bytes written on a connection: what Node's public `bytesWritten` computes (bytes handed to
+ * the handle plus bytes still buffered), without the copy of the write buffer that getter makes
+ * on every call. Falls back to the getter where the private count is missing.
+ */
+function bytesWritten(socket: Connection): number {
+  const dispatched = socket._bytesDispatched;
+  return typeof dispatched === 'number' ? dispatched + finite(socket.writableLength) : finite(socket.bytesWritten);
 }
 
 /** Starts recording server requests; returns the function that stops it. */
@@ -119,10 +130,17 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
   const end = (exchange: Exchange, request: IncomingMessage | undefined, error: string): void => {
     forget(exchange);
     const socket = exchange.socket as Connection | null;
-    const read = counter(socket, 'bytesRead');
-    if (socket !== null) {
-      socket[READ_MARK] = read;
-      if (socket[CURRENT] === exchange) socket[CURRENT] = exchange.previous;
+    // The connection's counters are read once per exchange, here: the next exchange on the
+    // connection starts where this one ends.
+    let read = 0;
+    let written = 0;
+    const state = socket?.[CONNECTION_STATE];
+    if (socket !== null && state !== undefined) {
+      read = finite(socket.bytesRead);
+      written = bytesWritten(socket);
+      state.readMark = read;
+      state.writeMark = written;
+      if (state.current === exchange) state.current = exchange.previous;
     }
     let route = exchange.route;
     if (route === '' && request !== undefined) {
@@ -135,49 +153,50 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     }
     const response = exchange.response;
     const status = error === '' || response.headersSent ? response.statusCode : 0;
-    tracer.httpResponse(exchange.task, status, Math.max(0, read - exchange.readMark), Math.max(0, counter(socket, 'bytesWritten') - exchange.writeMark), route, error);
-    tracer.taskEnd(exchange.task);
+    // The response ends the request's task: one event, not two (this runs for every request).
+    tracer.httpResponse(exchange.task, status, Math.max(0, read - exchange.readMark), Math.max(0, written - exchange.writeMark), route, error);
   };
 
   const onRequestStart = (message: unknown): void => {
     const { request, response, socket } = message as ServerRequestMessage;
     const method = typeof request.method === 'string' ? request.method : '';
     const path = pathOf(request.url, options.keepQuery);
-    // The task is named by its method, an interned constant: the request's own path and route
-    // are in the httpRequest event, and a name made per request would cost a string each time.
+    // The request is a task by itself: httpRequest begins it (no taskBegin), which saves an event
+    // per request; readers name it by method and path.
     const task = nextTaskId();
-    tracer.taskBegin(task, 0, method);
     const connection = (socket ?? request.socket ?? null) as Connection | null;
     const remote = options.remoteAddress ? (connection?.remoteAddress ?? '') : '';
     tracer.httpRequest(task, method, path, '', remote);
-    bindRequestTask(request, response, task);
+    let state: ConnectionState | undefined;
+    if (connection !== null) {
+      state = connection[CONNECTION_STATE];
+      if (state === undefined) {
+        state = { current: undefined, readMark: 0, writeMark: 0 };
+        connection[CONNECTION_STATE] = state;
+        connection.once('close', onConnectionClose);
+      }
+    }
     const exchange: Exchange = {
       task,
       response,
       socket: connection,
-      readMark: connection === null ? 0 : (connection[READ_MARK] ?? 0),
-      writeMark: counter(connection, 'bytesWritten'),
+      readMark: state?.readMark ?? 0,
+      writeMark: state?.writeMark ?? 0,
       route: '',
-      previous: connection?.[CURRENT],
+      previous: state?.current,
       done: false,
     };
-    (response as WithExchange)[EXCHANGE] = exchange;
+    bindRequestTask(request, exchange);
     inFlight++;
-    if (connection !== null) {
-      connection[CURRENT] = exchange;
-      if (connection[WATCHED] !== true) {
-        connection[WATCHED] = true;
-        connection.once('close', onConnectionClose);
-      }
-    }
+    if (state !== undefined) state.current = exchange;
     // Node calls the 'request' listeners right after this message, in this same callback: the
     // handler and all it awaits run in the request's task.
     enterTask(request);
   };
 
   const onResponseFinish = (message: unknown): void => {
-    const { request, response } = message as ServerRequestMessage;
-    const exchange = (response as WithExchange)[EXCHANGE];
+    const { request } = message as ServerRequestMessage;
+    const exchange = requestState(request) as Exchange | undefined;
     if (exchange !== undefined && !exchange.done) end(exchange, request, '');
   };
 
@@ -185,7 +204,7 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     const m = message as Parameters<typeof fastifyRoute>[0] & { reply?: { raw?: unknown } };
     const raw = m.reply?.raw;
     if (raw === null || typeof raw !== 'object') return;
-    const exchange = (raw as WithExchange)[EXCHANGE];
+    const exchange = requestState(raw) as Exchange | undefined;
     if (exchange !== undefined) exchange.route = fastifyRoute(m);
   };
 

@@ -45,11 +45,20 @@ export function tracerHub(what: string): Hub {
 }
 
 let controlWords: Int32Array | undefined;
+let nextTask = 0;
+let taskLimit = 0;
 
-/** A task id unique in the process, across threads. */
+/** Task ids a thread takes from the shared counter at once: one atomic operation per block, not per task. */
+const TASK_ID_BLOCK = 256;
+
+/** A task id unique in the process, across threads (increasing on each thread, not across them). */
 export function nextTaskId(): number {
-  controlWords ??= new Int32Array(tracerRuntime().memory.control);
-  return Atomics.add(controlWords, Ctl.nextTaskId, 1) + 1;
+  if (nextTask === taskLimit) {
+    controlWords ??= new Int32Array(tracerRuntime().memory.control);
+    nextTask = Atomics.add(controlWords, Ctl.nextTaskId, TASK_ID_BLOCK) + 1;
+    taskLimit = nextTask + TASK_ID_BLOCK;
+  }
+  return nextTask++;
 }
 
 /** The runtime if something made it already; never makes one. */

@@ -119,19 +119,15 @@ export function regionsOf(events: readonly TraceEvent[]): ExpectedSlice[] {
   return out;
 }
 
-/** HTTP server requests of the trace with both ends in it. */
+/** HTTP server requests of the trace with both ends in it (a request is a task: httpRequest begins it, httpResponse ends it). */
 export function requestsOf(events: readonly TraceEvent[]): (ExpectedSlice & { path: string; status: number })[] {
-  const begins = new Map<number, EventOf<'taskBegin'>>();
-  const paths = new Map<number, string>();
-  const statuses = new Map<number, number>();
+  const begins = new Map<number, EventOf<'httpRequest'>>();
   const out: (ExpectedSlice & { path: string; status: number })[] = [];
   for (const e of events) {
-    if (e.kind === 'taskBegin') begins.set(e.task, e);
-    if (e.kind === 'httpRequest') paths.set(e.task, e.path);
-    if (e.kind === 'httpResponse') statuses.set(e.task, e.status);
-    if (e.kind === 'taskEnd' && paths.has(e.task) && begins.has(e.task)) {
+    if (e.kind === 'httpRequest') begins.set(e.task, e);
+    if (e.kind === 'httpResponse' && begins.has(e.task)) {
       const b = begins.get(e.task)!;
-      out.push({ name: b.name, thread: b.thread, task: e.task, begin: b.time, end: e.time, sync: false, path: paths.get(e.task)!, status: statuses.get(e.task) ?? 0 });
+      out.push({ name: `${b.method} ${b.path}`, thread: b.thread, task: e.task, begin: b.time, end: e.time, sync: false, path: b.path, status: e.status });
     }
   }
   return out;

@@ -286,6 +286,12 @@ class ModelBuilder {
         return;
       }
       case 'httpRequest': {
+        // An HTTP request is a task by itself: httpRequest begins it, httpResponse ends it.
+        if (!this.tasks.has(e.task)) {
+          const s = this.slice(SliceKind.task, e.time, NO_TIME, this.intern(`${e.method} ${e.path}`), e.thread, e.task);
+          this.tasks.set(e.task, { task: e.task, name: `${e.method} ${e.path}`, parent: 0, thread: e.thread, slice: s, regions: [] });
+          this.thread(e.thread).openTasks.add(e.task);
+        }
         const task = this.taskOf(e.task, e.thread, e.time);
         task.request = { method: e.method, path: e.path, route: e.route, remote: e.remote, status: 0, requestBytes: 0, responseBytes: 0, error: '', answered: false };
         this.sKind.a[task.slice] = SliceKind.request;
@@ -302,6 +308,8 @@ class ModelBuilder {
         request.error = e.error;
         request.answered = true;
         this.sKind.a[task.slice] = SliceKind.request;
+        if (Number.isNaN(this.sEnd.a[task.slice])) this.sEnd.a[task.slice] = e.time;
+        this.thread(task.thread).openTasks.delete(e.task);
         return;
       }
       case 'httpClientBegin': {
