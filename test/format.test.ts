@@ -46,7 +46,7 @@ test('each generated encoder writes its table arguments in table order', () => {
     if (!spec.timed) continue;
     const source = encoderSource(name, spec);
     assert.match(source, new RegExp(`b\\[w\\.pos\\+\\+\\] = ${spec.code};`));
-    const writes = [...source.matchAll(/putUvarint\(b, p, ([^)]+)\)|f64\[0\] = (\w+)/g)].length;
+    const writes = [...source.matchAll(/putUvarint\(b, p, ([^)]+)\)|putText\(b, p, ([^)]+)\)|f64\[0\] = (\w+)/g)].length;
     assert.equal(writes, spec.args.length, `${name} writes each argument once`);
   }
 });

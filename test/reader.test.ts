@@ -31,6 +31,7 @@ function argArb(type: ArgType): fc.Arbitrary<unknown> {
     case 'f64':
       return fc.double();
     case 'str':
+    case 'text':
       return fc.oneof(fc.string({ maxLength: 30 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: 'binary', minLength: 1400, maxLength: 1500 }), fc.constant(''));
     case 'stack':
       return fc.array(frameArb, { maxLength: MAX_STACK_FRAMES + 10 });
@@ -50,7 +51,7 @@ function expectedFields(kind: TimedEventName, args: unknown[]): Record<string, u
   const fields: Record<string, unknown> = { kind };
   EVENTS[kind].args.forEach(([name, type], i) => {
     const v = args[i];
-    if (type === 'str') fields[name] = written(v as string);
+    if (type === 'str' || type === 'text') fields[name] = written(v as string);
     else if (type === 'stack') {
       fields[name] = (v as StackFrame[]).slice(0, MAX_STACK_FRAMES).map((f) => ({ functionName: written(f.functionName), url: written(f.url), line: f.line, column: f.column }));
     } else fields[name] = v;

@@ -173,8 +173,8 @@ export const EVENTS = {
   // Node sources.
   httpRequest: {
     code: 0x20, batch: 'events', timed: true,
-    args: [['task', 'u'], ['method', 'str'], ['path', 'str'], ['route', 'str'], ['remote', 'str']],
-    doc: 'A server request arrived, and task `task` begins with it: an HTTP request is a task by itself, with no taskBegin of its own (named by method and path). `path` has no query string; `route` is the matched route when known.',
+    args: [['task', 'u'], ['method', 'str'], ['path', 'text'], ['route', 'str'], ['remote', 'str']],
+    doc: 'A server request arrived, and task `task` begins with it: an HTTP request is a task by itself, with no taskBegin of its own (named by method and path). `path` has no query string, and is inline text: paths hold ids, so interning them would cost a hash-table probe per request for nothing; `route` is the matched route when known.',
   },
   httpResponse: {
     code: 0x21, batch: 'events', timed: true,
@@ -183,7 +183,7 @@ export const EVENTS = {
   },
   httpClientBegin: {
     code: 0x22, batch: 'events', timed: true,
-    args: [['id', 'u'], ['task', 'u'], ['method', 'str'], ['host', 'str'], ['path', 'str']],
+    args: [['id', 'u'], ['task', 'u'], ['method', 'str'], ['host', 'str'], ['path', 'text']],
     doc: 'An outgoing HTTP request (node:http or undici/fetch) starts, made from task `task`.',
   },
   httpClientEnd: {

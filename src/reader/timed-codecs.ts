@@ -1,4 +1,6 @@
 import { EVENTS, type EventName, type EventSpec, type StackFrame } from '../format/events.js';
+import { MAX_STRING_BYTES } from '../format/limits.js';
+import { decodeText } from '../format/text.js';
 import { readUvarint, varintResult } from '../format/varint.js';
 import type { TimedEvent } from './events.js';
 
@@ -21,6 +23,7 @@ export const SCAN_CUT = -1;
 export const SCAN_BAD_VARINT = -2;
 export const SCAN_BAD_STRING = -3;
 export const SCAN_BAD_STACK = -4;
+export const SCAN_TEXT_TOO_LONG = -5;
 
 /** Out-parameters of a scanner: the event's time, and which argument failed. */
 export const scanned = { time: 0, arg: '' };
@@ -47,6 +50,12 @@ function scannerSource(spec: EventSpec): string {
       lines.push(`  if (p + 8 > end) ${fail(SCAN_CUT)}`, '  p += 8;');
       continue;
     }
+    if (type === 'text') {
+      lines.push(`  q = rv(b, p, end); if (q < 0) ${fail('q')}`);
+      lines.push(`  if (vr.value > ${MAX_STRING_BYTES}) ${fail(SCAN_TEXT_TOO_LONG)}`);
+      lines.push(`  p = q + vr.value; if (p > end) ${fail(SCAN_CUT)}`);
+      continue;
+    }
     lines.push(`  q = rv(b, p, end); if (q < 0) ${fail('q')}`, '  p = q;');
     if (type === 'str') lines.push(`  if (vr.value >= strings) ${fail(SCAN_BAD_STRING)}`);
     else if (type === 'stack') lines.push(`  if (vr.value >= stacks) ${fail(SCAN_BAD_STACK)}`);
@@ -63,6 +72,9 @@ function builderSource(name: string, spec: EventSpec): string {
   spec.args.forEach(([arg, type], i) => {
     if (type === 'f64') {
       lines.push(`  const a${i} = f64(b, p); p += 8;`);
+    } else if (type === 'text') {
+      lines.push('  p = rv(b, p, end);');
+      lines.push(`  const a${i} = text(b, p, p + vr.value); p += vr.value;`);
     } else {
       lines.push('  p = rv(b, p, end);');
       if (type === 'u') lines.push(`  const a${i} = vr.value;`);
@@ -88,4 +100,4 @@ function generate<T>(make: (name: EventName, spec: EventSpec) => T): readonly (T
 export const SCANNERS = generate((_name, spec) => new Function('rv', 'vr', 'out', scannerSource(spec))(readUvarint, varintResult, scanned) as Scanner);
 
 /** Builders by type byte. */
-export const BUILDERS = generate((name, spec) => new Function('rv', 'vr', 'f64', builderSource(name, spec))(readUvarint, varintResult, readF64) as Builder);
+export const BUILDERS = generate((name, spec) => new Function('rv', 'vr', 'f64', 'text', builderSource(name, spec))(readUvarint, varintResult, readF64, decodeText) as Builder);

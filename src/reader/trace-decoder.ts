@@ -1,12 +1,12 @@
 import { NfrError } from '../errors/errors.js';
 import { BatchKind, CLOCK_FREQUENCY, SPEC_BY_CODE, type ClockSnapshot, type StackFrame } from '../format/events.js';
 import { FORMAT_VERSION, hasMagic, MAGIC, readBatchHeader, type BatchHeader } from '../format/header.js';
-import { BATCH_HEADER_BYTES, DEFAULT_MAX_GENERATION_BYTES, HEADER_BYTES, MAX_BATCH_PAYLOAD } from '../format/limits.js';
+import { BATCH_HEADER_BYTES, DEFAULT_MAX_GENERATION_BYTES, HEADER_BYTES, MAX_BATCH_PAYLOAD, MAX_STRING_BYTES } from '../format/limits.js';
 import { readUvarint, varintResult } from '../format/varint.js';
 import { corrupt, decodeRecord, readType, type DecodeState } from './decoders.js';
 import type { ProcessInfo, SyncEvent, TraceEvent } from './events.js';
 import { EventColumns, GenerationView, timeOrder, type ViewBatch } from './generation-view.js';
-import { SCAN_BAD_STACK, SCAN_BAD_STRING, SCAN_CUT, SCANNERS, scanned } from './timed-codecs.js';
+import { SCAN_BAD_STACK, SCAN_BAD_STRING, SCAN_CUT, SCAN_TEXT_TOO_LONG, SCANNERS, scanned } from './timed-codecs.js';
 
 /** What the decoder hands out: single events (syncs, losses) and generations of timed events. */
 export type DecodedItem = TraceEvent | GenerationView;
@@ -72,6 +72,7 @@ function scanError(code: number, event: string, strings: number, stacks: number)
   if (code === SCAN_CUT) return `${arg} runs past the end of its batch`;
   if (code === SCAN_BAD_STRING) return `${arg} refers to a string its thread's table does not define (it has ${strings - 1})`;
   if (code === SCAN_BAD_STACK) return `${arg} refers to a stack its thread's table does not define (it has ${stacks - 1})`;
+  if (code === SCAN_TEXT_TOO_LONG) return `${arg} is longer than the limit of ${MAX_STRING_BYTES} bytes`;
   return `${arg} is a varint longer than 8 bytes or above 2^53`;
 }
 

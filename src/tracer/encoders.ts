@@ -1,5 +1,6 @@
 import { EVENTS, type ArgType, type EventSpec, type StackFrame, type TimedEventName } from '../format/events.js';
-import { MAX_VARINT_BYTES } from '../format/limits.js';
+import { MAX_STRING_BYTES, MAX_VARINT_BYTES } from '../format/limits.js';
+import { putTextFast } from '../format/text.js';
 import { putUvarint } from '../format/varint.js';
 import { RETRY, ROOM } from './batch-writer.js';
 import { traceNow } from './clock.js';
@@ -55,6 +56,8 @@ function maxArgBytes(type: ArgType): number {
       return MAX_VARINT_BYTES;
     case 'f64':
       return 8;
+    case 'text':
+      return 0; // counted per call: see encoderSource
     default:
       throw new Error(`event table: argument type ${type} cannot appear in a timed event`);
   }
@@ -86,7 +89,14 @@ export function encoderSource(name: string, spec: EventSpec): string {
       lines.push(`  const a${i} = this.stack(${params[i]}); ${onFailure}`);
     }
   });
-  const need = 1 + MAX_VARINT_BYTES + spec.args.reduce((n, [, type]) => n + maxArgBytes(type), 0);
+  const fixed = 1 + MAX_VARINT_BYTES + spec.args.reduce((n, [, type]) => n + maxArgBytes(type), 0);
+  // Inline text: its two-byte length and at most three bytes per UTF-16 unit, up to the limit.
+  const textRoom = spec.args.flatMap(([, type], i) => (type === 'text' ? [`2 + Math.min(${params[i]}.length * 3, ${MAX_STRING_BYTES})`] : []));
+  const need = textRoom.length === 0 ? String(fixed) : `need`;
+  spec.args.forEach(([, type], i) => {
+    if (type === 'text') lines.push(`  if (typeof ${params[i]} !== 'string') ${params[i]} = String(${params[i]});`);
+  });
+  if (textRoom.length > 0) lines.push(`  const need = ${fixed} + ${textRoom.join(' + ')};`);
   lines.push('  const w = this.events;');
   lines.push('  const time = now();');
   lines.push(`  if (w.pos + ${need} > w.end) { const room = w.reserve(${need}, time); if (room !== ROOM) { if (room === RETRY) continue; return; } }`);
@@ -101,6 +111,8 @@ export function encoderSource(name: string, spec: EventSpec): string {
       lines.push(`  p = putUvarint(b, p, ${params[i]});`);
     } else if (type === 'str' || type === 'stack') {
       lines.push(`  p = putUvarint(b, p, a${i});`);
+    } else if (type === 'text') {
+      lines.push(`  p = putText(b, p, ${params[i]});`);
     } else if (type === 'f64') {
       lines.push(`  f64[0] = ${params[i]};`);
       for (let k = 0; k < 8; k++) lines.push(`  b[p + ${k}] = f64Bytes[${k}];`);
@@ -130,8 +142,8 @@ export const STRING_CACHE_SLOTS: ReadonlyMap<string, number> = (() => {
 })();
 
 function compile(name: string, spec: EventSpec): (...args: unknown[]) => void {
-  const factory = new Function('putUvarint', 'now', 'f64', 'f64Bytes', 'ROOM', 'RETRY', encoderSource(name, spec));
-  return factory(putUvarint, traceNow, f64, f64Bytes, ROOM, RETRY) as (...args: unknown[]) => void;
+  const factory = new Function('putUvarint', 'putText', 'now', 'f64', 'f64Bytes', 'ROOM', 'RETRY', encoderSource(name, spec));
+  return factory(putUvarint, putTextFast, traceNow, f64, f64Bytes, ROOM, RETRY) as (...args: unknown[]) => void;
 }
 
 /** Installs the generated encoders as methods of `prototype`. */
