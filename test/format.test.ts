@@ -34,6 +34,7 @@ test('the event table is consistent: unique codes, timed records only in event b
     const spec: EventSpec = EVENTS[name];
     assert.equal(spec.timed, spec.batch === 'events', `${name}: timed exactly when in an event batch`);
     assert.ok(spec.args.length <= MAX_EVENT_ARGS, `${name} has too many arguments`);
+    for (const [arg] of spec.args) assert.ok(!['kind', 'time', 'thread'].includes(arg), `${name}.${arg} would hide the decoded event's own field`);
     assert.ok(spec.batch in BatchKind);
     assert.equal(SPEC_BY_CODE[spec.code]?.name, name);
     if (spec.backdatedBy !== undefined) assert.ok(spec.args.some(([a, t]) => a === spec.backdatedBy && t === 'u'));

@@ -212,6 +212,11 @@ export const EVENTS = {
     backdatedBy: 'ago',
     doc: 'A CPU profiler sample of the thread, taken `ago` ns before this record: the stack that was running.',
   },
+  stall: {
+    code: 0x28, batch: 'events', timed: true,
+    args: [['blockedThread', 'u'], ['blocked', 'u'], ['stack', 'stack']],
+    doc: 'A stall watchdog (writing on its own thread) saw thread `blockedThread` blocked for `blocked` ns so far; `stack` is that thread\'s JavaScript stack, taken through the inspector while it was still blocked.',
+  },
 } as const satisfies Record<string, EventSpec>;
 
 export type EventName = keyof typeof EVENTS;

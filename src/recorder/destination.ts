@@ -115,6 +115,26 @@ export class DestinationWriter {
   }
 }
 
+/** Copies one batch out of the pool into `out` at `at`, with its final size and the sealed flag; returns the bytes copied. */
+function copyBatch(pool: ChunkPool, batch: Generation['batches'][number], out: Buffer, at: number): number {
+  const length = BATCH_HEADER_BYTES + batch.payloadSize;
+  out.set(pool.bytes(batch.chunk).subarray(batch.offset, batch.offset + length), at);
+  out[at + BatchField.flags] = BATCH_FLAG_SEALED;
+  out.writeUInt32LE(batch.payloadSize, at + BatchField.payloadSize);
+  return length;
+}
+
+/** The trace header and `generations`, copied out of the pool into one buffer, synchronously. */
+export function generationsToBuffer(pool: ChunkPool, header: Uint8Array, generations: readonly Generation[]): Buffer {
+  let total = header.length;
+  for (const g of generations) total += g.bytes;
+  const out = Buffer.allocUnsafe(total);
+  out.set(header, 0);
+  let at = header.length;
+  for (const g of generations) for (const batch of g.batches) at += copyBatch(pool, batch, out, at);
+  return out.subarray(0, at);
+}
+
 /**
  * Copies the batches of `generations` out of the pool into chunks of at most OUT_CHUNK_BYTES and
  * writes them. Every batch gets its final size and the sealed flag in the copy: the pool's
@@ -131,10 +151,7 @@ export async function writeGenerations(out: DestinationWriter, pool: ChunkPool, 
         chunk = Buffer.allocUnsafe(Math.max(OUT_CHUNK_BYTES, length));
         used = 0;
       }
-      chunk.set(pool.bytes(batch.chunk).subarray(batch.offset, batch.offset + length), used);
-      chunk[used + BatchField.flags] = BATCH_FLAG_SEALED;
-      chunk.writeUInt32LE(batch.payloadSize, used + BatchField.payloadSize);
-      used += length;
+      used += copyBatch(pool, batch, chunk, used);
     }
   }
   if (used > 0) await out.write(chunk.subarray(0, used));

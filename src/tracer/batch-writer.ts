@@ -71,6 +71,8 @@ export class BatchWriter {
     private readonly overLimit = false,
     /** Control word where a worker publishes where its open batch is, so the main thread can take it; -1 for none. */
     private readonly positionWord = -1,
+    /** Control word of the generation the writer's thread writes into. */
+    protected readonly generationWord: number = Ctl.generation,
   ) {}
 
   /**
@@ -270,6 +272,6 @@ export class WorkerBatchWriter extends BatchWriter {
   // The position was published (sequentially consistent) before this load: either the main
   // thread sees the new batch when it takes our batches, or we see its new generation here.
   protected override stillCurrent(generation: number): boolean {
-    return Atomics.load(this.pool.words, Ctl.workerGeneration) === generation;
+    return Atomics.load(this.pool.words, this.generationWord) === generation;
   }
 }

@@ -321,6 +321,7 @@ export class Hub implements BatchSink {
     for (const s of this.subscribers) oldest = Math.min(oldest, s.oldestRetained());
     for (const h of this.holds) oldest = Math.min(oldest, h.oldestRetained());
     if (oldest === Infinity) oldest = this.lastGeneration + 1;
+    Atomics.store(this.words, Ctl.retainedFrom, oldest);
     this.pool.freeOlderThan(oldest);
   }
 

@@ -104,6 +104,17 @@ function own(): TracerRuntime {
   return { memory, thread: hub.main, hub };
 }
 
+/**
+ * Set in a worker's `workerData` by the library's own threads (the stall watchdog): such a
+ * thread writes whenever the tracer runs, whether or not the threads source lets workers record.
+ */
+export const SERVICE_THREAD = 'node-flight-recorder/service-thread';
+
+function isServiceThread(): boolean {
+  const data = workerThreads.workerData as Record<string, unknown> | null | undefined;
+  return data !== null && typeof data === 'object' && data[SERVICE_THREAD] === true;
+}
+
 function join(memory: SharedTraceMemory): TracerRuntime {
   const words = new Int32Array(memory.control);
   initClock(new BigInt64Array(memory.control, Ctl.epoch * 4, 1)[0]);
@@ -112,7 +123,7 @@ function join(memory: SharedTraceMemory): TracerRuntime {
   // Full batches are found by the main thread's scan, so there is nothing to report them to.
   const noSink = { sealed: () => undefined };
   const thread = new ThreadTracer(pool, workerThreads.threadId, threadName(), noSink, {
-    generationWord: slot >= 0 ? Ctl.workerGeneration : Ctl.never,
+    generationWord: slot < 0 ? Ctl.never : isServiceThread() ? Ctl.generation : Ctl.workerGeneration,
     eventsPositionWord: slot >= 0 ? slotWord(slot, Slot.events) : -1,
     tablesPositionWord: slot >= 0 ? slotWord(slot, Slot.tables) : -1,
   });

@@ -80,14 +80,18 @@ export const Ctl = {
   workerGeneration: 14,
   /** Always 0: the generation word of a thread that may never write (a worker that found no free slot). */
   never: 15,
+  /** The oldest generation any subscriber still holds: what a snapshot from shared memory can include. */
+  retainedFrom: 16,
+  /** The main thread's last sign of life (trace ns, a float64 at words 18 and 19): what a stall watchdog watches. */
+  heartbeat: 18,
   /** Start of the free-chunk stack. */
-  freeStack: 16,
+  freeStack: 32,
   /** Start of the per-chunk "newest generation with a batch in this chunk" table. */
-  chunkGeneration: 16 + MAX_CHUNKS,
+  chunkGeneration: 32 + MAX_CHUNKS,
   /** Start of the per-chunk state table: free, owned by a writer, or retired (full, waiting to be freed). */
-  chunkState: 16 + 2 * MAX_CHUNKS,
+  chunkState: 32 + 2 * MAX_CHUNKS,
   /** Start of the thread slots. */
-  threadSlots: 16 + 3 * MAX_CHUNKS,
+  threadSlots: 32 + 3 * MAX_CHUNKS,
 } as const;
 
 export const ChunkState = { free: 0, owned: 1, retired: 2 } as const;

@@ -47,8 +47,8 @@ export class ThreadTracer {
     this.words = pool.words;
     this.generationWord = worker?.generationWord ?? Ctl.generation;
     const Writer = worker === undefined ? BatchWriter : WorkerBatchWriter;
-    this.events = new Writer(pool, BatchKind.events, thread, sink, false, worker?.eventsPositionWord ?? -1);
-    this.tables = new Writer(pool, BatchKind.tables, thread, sink, false, worker?.tablesPositionWord ?? -1);
+    this.events = new Writer(pool, BatchKind.events, thread, sink, false, worker?.eventsPositionWord ?? -1, this.generationWord);
+    this.tables = new Writer(pool, BatchKind.tables, thread, sink, false, worker?.tablesPositionWord ?? -1, this.generationWord);
     this.clearStringCaches();
   }
 
