@@ -24,3 +24,7 @@ export { validate, validateStream, Validator, type Problem, type ValidateOptions
 export { tracerStatus, type TracerStatus } from './api/tracer-status.js';
 export { SOURCE_NAMES, LEVELS, type Level, type SourceName, type RecordingOptions, type SourceOption } from './tracer/sources.js';
 export type { SourceStatus, SourceState } from './tracer/source-manager.js';
+export { startRecording, currentRecording, Recording, type RecordingStatus, type SnapshotResult, type SkipReason, type TriggerCounts } from './integrations/recording.js';
+export type { StartRecordingOptions, SlowRequestOptions, StallOptions } from './integrations/recording-options.js';
+export type { SnapshotMeta } from './integrations/snapshot-meta.js';
+export { DirectorySink, type DirectorySinkOptions } from './integrations/directory-sink.js';

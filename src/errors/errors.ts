@@ -32,6 +32,10 @@ export const ErrorCodes = {
   ERR_TRACE_LIMIT: 'the trace exceeds a reader limit (batch or generation size)',
   ERR_RECORDER_IN_WORKER: 'a recorder was started on a worker thread that records into the main thread\'s tracer',
   ERR_SOURCE_UNSUPPORTED: 'a recording source needs a facility this Node version does not have',
+  ERR_SNAPSHOT_SKIPPED: 'a snapshot was not taken: the rate limit, a trigger cooldown or another snapshot in flight held it back',
+  ERR_SINK_FAILED: 'a snapshot sink could not store a snapshot (missing or unwritable directory, full disk, a callback that threw)',
+  ERR_UNSAFE_DEBUG_HANDLER: 'a debug handler was asked to serve without a token where it is reachable from outside this machine',
+  ERR_RECORDING_ACTIVE: 'startRecording() was called while a recording it started is still running',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

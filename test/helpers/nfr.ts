@@ -16,10 +16,14 @@ export function runNfr(args: string[], options: { cwd?: string } = {}): Promise<
   return runNode([nfrPath, ...args], options);
 }
 
-/** Runs `node` with `args` as a child process. */
-export function runNode(args: string[], options: { cwd?: string } = {}): Promise<Run> {
+/**
+ * Runs `node` with `args` as a child process; `env` is added to this process's environment. A
+ * child still running after `timeoutMs` (default 60 s) is killed, so a test never hangs on one.
+ */
+export function runNode(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = options.env === undefined ? undefined : { ...process.env, ...options.env };
+    const child = spawn(process.execPath, args, { cwd: options.cwd, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: options.timeoutMs ?? 60_000 });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
