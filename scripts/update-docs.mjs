@@ -6,10 +6,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { describeBatchKinds, describeEventTable } from '../dist/src/format/describe.js';
 import '../dist/src/index.js';
 import { describeSources } from '../dist/src/tracer/sources.js';
+import { describeEnvironment } from '../dist/src/integrations/env-config.js';
 
 const sections = {
   'format.md': [['batch-kinds', describeBatchKinds()], ['event-table', describeEventTable()]],
   'sources.md': [['sources', describeSources()]],
+  'production.md': [['environment', describeEnvironment()]],
 };
 for (const [file, parts] of Object.entries(sections)) {
   const path = new URL(`../docs/${file}`, import.meta.url);
