@@ -1,80 +1,147 @@
 /**
- * `npm run demo`: a flight recorder in a small HTTP service. The service answers requests; one
- * in a while a request is slow because its handler blocks the event loop. When a request is
- * slow, the service saves what the recorder holds, and the demo prints what the trace says
- * about that request. It ends by itself in a few seconds.
+ * `npm run demo`: the flight recorder in a small service, the way it runs in production.
+ *
+ * An orders service answers `GET /api/orders/:id` by asking an inventory service (a downstream
+ * on loopback) and rendering a report. Now and then a request is slow, for two reasons a user
+ * could meet: the inventory service answers late once, and once a request hashes the whole
+ * catalogue synchronously, blocking the event loop for everyone. A load generator (this same
+ * script, in a child process) sends requests; the slow-request trigger fires, keeps recording a
+ * moment, and writes the snapshot. The demo then prints where it is, `nfr stats` and
+ * `nfr findings` for it, and how to open the viewer. It ends by itself in about 10 s.
  */
+import { fork, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { FlightRecorder, Reader, trace, validate, type TraceEvent } from '../src/index.js';
+import { relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startRecording, trace } from '../src/index.js';
 
-const SLOW_MS = 100;
-const recorder = new FlightRecorder({ minAge: 5_000, maxBytes: 4 * 1024 * 1024 });
-recorder.start();
+const here = fileURLToPath(import.meta.url);
+const nfr = fileURLToPath(new URL('../src/cli/nfr.js', import.meta.url));
+const LOAD_SECONDS = 5;
 
-function busyWait(ms: number): void {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    // a synchronous computation the handler should not have done on the loop
+if (process.argv[2] === 'peer') await runPeer();
+else await runService();
+
+/**
+ * The other side, in a child process of its own so that the trace holds only the service: the
+ * inventory service the orders service calls, and the clients that load the orders service.
+ */
+async function runPeer(): Promise<void> {
+  const inventory = await startInventory(1500);
+  process.send?.({ inventory });
+  const [message] = (await once(process, 'message')) as [{ base: string }];
+  await generateLoad(message.base);
+  process.disconnect();
+}
+
+/** The load generator: a few clients in a loop, for LOAD_SECONDS. */
+async function generateLoad(base: string): Promise<void> {
+  const end = Date.now() + LOAD_SECONDS * 1000;
+  let id = 0;
+  const client = async () => {
+    while (Date.now() < end) {
+      const response = await fetch(`${base}/api/orders/${++id}?session=s3cr3t`);
+      await response.arrayBuffer();
+    }
+  };
+  await Promise.all([client(), client(), client(), client()]);
+}
+
+/** The inventory service: answers in a few ms, except once, when it takes 600 ms. */
+function startInventory(slowAfterMs: number): Promise<string> {
+  const slowAt = Date.now() + slowAfterMs;
+  let slowServed = false;
+  const server = createServer((req, res) => {
+    const slow = !slowServed && Date.now() >= slowAt;
+    if (slow) slowServed = true;
+    setTimeout(() => res.end(JSON.stringify({ item: req.url, stock: 7 })), slow ? 600 : 3);
+  });
+  server.unref();
+  return listen(server);
+}
+
+async function listen(server: ReturnType<typeof createServer>): Promise<string> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** Hashes the catalogue in small synchronous steps: about 300 ms of blocked event loop. */
+function hashCatalogueSynchronously(): string {
+  const hash = createHash('sha256');
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  const end = performance.now() + 300;
+  while (performance.now() < end) hash.update(chunk);
+  return hash.digest('hex');
+}
+
+async function runService(): Promise<void> {
+  const dir = resolve('flight-recordings');
+  const recording = startRecording({
+    level: 'cpu', // CPU samples too, so the findings can name the code that blocked the loop
+    // Outgoing calls belong to the request that made them (on by default from Node 24; on Node 20
+    // and 22 it costs every await a little, so it is opt-in there).
+    sources: { http: { implicitTask: true } },
+    minAge: 10_000,
+    dir,
+    slowRequest: { threshold: 250, routes: ['/api/*'], delay: 1500 },
+    stall: false,
+    signal: false,
+  });
+  const peer = fork(here, ['peer'], { stdio: 'inherit', execArgv: [] });
+  const [{ inventory }] = (await once(peer, 'message')) as [{ inventory: string }];
+  const blockAt = Date.now() + 2500;
+  let blocked = false;
+
+  const service = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      const task = trace.taskOf(req); // the request's task: its regions and logs show inside it
+      const stock = await (task?.withRegion('fetch inventory', () => fetch(`${inventory}/stock${req.url}`).then((r) => r.json())) ?? Promise.resolve({}));
+      let report = '';
+      const render = () => {
+        if (!blocked && Date.now() >= blockAt) {
+          blocked = true;
+          task?.log('report', 'catalogue digest missing: rebuilding it');
+          report = hashCatalogueSynchronously();
+        }
+        report += JSON.stringify({ order: req.url, stock });
+      };
+      if (task !== undefined) task.withRegion('render report', render);
+      else render();
+      res.setHeader('content-type', 'application/json');
+      res.end(report);
+    })().catch((err) => {
+      res.statusCode = 500;
+      res.end(String(err));
+    });
+  });
+  const base = await listen(service);
+  console.log(`orders service on ${base}, inventory on ${inventory}; recording, with a slow-request trigger at 250 ms`);
+  console.log(`load: 4 clients for ${LOAD_SECONDS} s; one inventory call will be slow, and one request will block the loop\n`);
+
+  peer.send({ base });
+  const deadline = Date.now() + 30_000;
+  while (recording.status().snapshots === 0 && Date.now() < deadline) await sleep(50);
+  await once(peer, 'exit');
+  service.close();
+  const status = recording.status();
+  await recording.stop();
+  const file = status.lastSnapshot?.path;
+  if (file === undefined) {
+    console.error('no snapshot was written; status:', JSON.stringify(status, null, 2));
+    process.exitCode = 1;
+    return;
   }
-}
-
-let slowTaken: Promise<string> | undefined;
-
-async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const started = performance.now();
-  const task = trace.taskOf(req) ?? trace.newTask(`${req.method} ${req.url}`);
-  await task.withRegion('load data', () => new Promise((resolve) => setTimeout(resolve, 2)));
-  if (req.url === '/report') task.withRegion('render report', () => busyWait(150));
-  res.setHeader('content-type', 'application/json');
-  res.end(JSON.stringify({ ok: true, url: req.url }));
-  const took = performance.now() - started;
-  if (took > SLOW_MS && slowTaken === undefined) {
-    task.log('slow', `${req.url} took ${took.toFixed(0)} ms`);
-    slowTaken = saveSnapshot();
+  const shown = relative(process.cwd(), file);
+  console.log(`\nsnapshot: ${shown} (${status.lastSnapshot?.reason}); its sidecar ${shown.replace(/\.nfrt$/, '.json')} says why\n`);
+  for (const command of ['stats', 'findings']) {
+    console.log(`$ nfr ${command} ${shown}`);
+    const run = spawnSync(process.execPath, [nfr, command, file], { encoding: 'utf8' });
+    process.stdout.write(run.stdout + run.stderr + '\n');
   }
-}
-
-async function saveSnapshot(): Promise<string> {
-  // Keep recording a moment after the trigger, like a flight recorder's post-trigger delay: the
-  // loop block that made the request slow is noticed on the loop's next turn.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  const dir = join(process.cwd(), 'flight-recordings');
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `demo-${Date.now()}.nfrt`);
-  const out = createWriteStream(file);
-  await recorder.writeTo(out);
-  out.end();
-  await once(out, 'finish');
-  return file;
-}
-
-const server = createServer((req, res) => void handle(req, res));
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
-const { port } = server.address() as AddressInfo;
-console.log(`service on http://127.0.0.1:${port}; sending requests, every tenth one to /report`);
-
-for (let i = 1; i <= 60 && slowTaken === undefined; i++) {
-  const response = await fetch(`http://127.0.0.1:${port}/${i % 10 === 0 ? 'report' : `items/${i}`}`);
-  await response.arrayBuffer();
-}
-const file = await (slowTaken ?? saveSnapshot());
-server.close();
-await recorder.stop();
-
-const { readFileSync } = await import('node:fs');
-const bytes = readFileSync(file);
-const events: TraceEvent[] = [...new Reader(bytes)];
-console.log(`\nsaved ${bytes.length} bytes to ${file} (${validate(bytes).length === 0 ? 'valid' : 'INVALID'})`);
-const counts = new Map<string, number>();
-for (const e of events) counts.set(e.kind, (counts.get(e.kind) ?? 0) + 1);
-console.log(`events: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}`);
-for (const e of events) {
-  if (e.kind === 'log' && e.category === 'slow') console.log(`slow request: ${e.message}`);
-  if (e.kind === 'range' && e.category === 'loop') console.log(`event loop blocked for ${(e.duration / 1e6).toFixed(0)} ms`);
-  if (e.kind === 'regionBegin' && e.name === 'render report') console.log(`…inside region "render report" of task ${e.task}`);
+  console.log('To see it: npx nfr view ' + shown + '   (or: npx nfr report ' + shown + ' -o report.html)');
 }
