@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadOptions, LoadResult } from './client.js';
-import { TRACE_EVENT_CATEGORIES, type Command, type Reply, type ServerStatus, type Variant } from './protocol.js';
+import { TRACE_EVENT_CATEGORIES, AUTO_MODULE, type Command, type Reply, type ServerStatus, type Variant } from './protocol.js';
 
 const SERVER = fileURLToPath(new URL('./server.js', import.meta.url));
 const CLIENT = fileURLToPath(new URL('./client.js', import.meta.url));
@@ -74,10 +74,13 @@ export class ServerProcess {
     const dir = mkdtempSync(join(tmpdir(), 'nfr-load-'));
     const execArgv: string[] = [];
     if (options.variant === 'trace-events') execArgv.push('--trace-event-categories', TRACE_EVENT_CATEGORIES);
+    if (options.variant === 'production') execArgv.push('--import', AUTO_MODULE);
     if (options.exposeGc) execArgv.push('--expose-gc');
     if (options.cpuProfileDir !== undefined) execArgv.push('--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir);
     const env = { ...process.env };
     if (options.minAge !== undefined) env.NFR_LOAD_MIN_AGE = String(options.minAge);
+    // The production variant is configured as users configure it: by environment variables.
+    Object.assign(env, { NFR_MAX_BYTES: '10MiB', NFR_DIR: join(dir, 'flight-recordings'), NFR_LOG: 'off' });
     const child = fork(SERVER, [options.variant], { cwd: dir, execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     try {
       const port = await new Promise<number>((resolve, reject) => {

@@ -3,8 +3,12 @@
  * Control stays off the HTTP port, so the measured traffic is only the load itself.
  */
 
-/** How the server records: not at all, with our recorder at a level, with OpenTelemetry, or with Node's trace_events. */
-export const VARIANTS = ['none', 'default', 'detailed', 'cpu', 'otel', 'trace-events'] as const;
+/**
+ * How the server records: not at all, with our recorder at a level, with the production set-up
+ * (`--import node-flight-recorder/auto`: the default level plus every trigger, the stall
+ * watchdog's heartbeat and thread included), with OpenTelemetry, or with Node's trace_events.
+ */
+export const VARIANTS = ['none', 'default', 'production', 'detailed', 'cpu', 'otel', 'trace-events'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 /** The variants that run our FlightRecorder, and the level each runs it at. */
@@ -16,6 +20,9 @@ export function isOurs(variant: Variant): variant is keyof typeof OUR_LEVELS {
 
 /** The categories Node's own tracer records in the `trace-events` variant (the issue's choice). */
 export const TRACE_EVENT_CATEGORIES = 'node.async_hooks,node.perf,v8';
+
+/** The preload of the `production` variant. */
+export const AUTO_MODULE = new URL('../../src/integrations/auto.js', import.meta.url).href;
 
 /** Messages the parent sends; each carries an id that the reply repeats. */
 export type Command =

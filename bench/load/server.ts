@@ -38,6 +38,11 @@ if (isOurs(variant)) {
   const sources = process.env.NFR_LOAD_SOURCES ? (JSON.parse(process.env.NFR_LOAD_SOURCES) as import('../../src/index.js').RecordingOptions['sources']) : undefined;
   recorder = new lib.FlightRecorder({ level: variant, maxBytes: MAX_BYTES, ...(minAge !== undefined ? { minAge } : {}), ...(sources !== undefined ? { sources } : {}) });
   recorder.start();
+} else if (variant === 'production') {
+  // Started by --import node-flight-recorder/auto before this module ran.
+  lib = await import('../../src/index.js');
+  recorder = lib.currentRecording()?.recorder;
+  if (recorder === undefined) throw new Error('the production variant runs with --import node-flight-recorder/auto, which started no recording');
 } else if (variant === 'otel') {
   const { NodeTracerProvider, BatchSpanProcessor, InMemorySpanExporter } = await import('@opentelemetry/sdk-trace-node');
   const { HttpInstrumentation } = await import('@opentelemetry/instrumentation-http');
