@@ -28,3 +28,4 @@ export { startRecording, currentRecording, Recording, type RecordingStatus, type
 export type { StartRecordingOptions, SlowRequestOptions, StallOptions } from './integrations/recording-options.js';
 export type { SnapshotMeta } from './integrations/snapshot-meta.js';
 export { DirectorySink, type DirectorySinkOptions } from './integrations/directory-sink.js';
+export { createDebugHandler, isLoopbackAddress, type DebugHandler, type DebugHandlerOptions, type DebugRecorder, type DebugErrorCode } from './integrations/debug-handler.js';
