@@ -122,6 +122,31 @@ test('SIGUSR2 saves a snapshot and the process goes on instead of dying of the s
     assert.ok(saved.events.some((e) => e.kind === 'log' && e.message === 'before the signal'));
   }));
 
+test('the rate limit holds across triggers: a third signal within the window is skipped and counted', () =>
+  withDir(async (dir) => {
+    const run = await runApp(
+      `
+      import { currentRecording } from ${JSON.stringify(indexUrl)};
+      import { setTimeout as sleep } from 'node:timers/promises';
+      const recording = currentRecording();
+      for (let i = 1; i <= 3; i++) {
+        process.kill(process.pid, 'SIGUSR2');
+        const deadline = Date.now() + 20000;
+        const done = () => { const s = recording.status(); return s.snapshots + s.skipped.rateLimit >= i; };
+        while (!done() && Date.now() < deadline) await sleep(5);
+      }
+      console.log(JSON.stringify(recording.status()));
+      `,
+      { NFR_DIR: dir, NFR_MAX_SNAPSHOTS: '2', NFR_SNAPSHOT_WINDOW: '1h' },
+    );
+    ok(run);
+    const status = JSON.parse(run.stdout);
+    assert.equal(status.snapshots, 2);
+    assert.equal(status.skipped.rateLimit, 1);
+    assert.deepEqual(status.byTrigger.signal, { fired: 3, taken: 2, skipped: 1 });
+    assert.equal(snapshotsIn(dir).length, 2);
+  }));
+
 for (const [what, throwIt, origin] of [
   ['an uncaught exception', "setTimeout(() => { throw new Error('boom in a timer'); }, 5);", 'uncaughtException'],
   ['an unhandled rejection', "Promise.reject(new Error('boom in a promise'));", 'unhandledRejection'],
