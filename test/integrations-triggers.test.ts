@@ -103,6 +103,50 @@ test('a slow request on a watched route saves one snapshot that holds it; other 
     assert.match(run.stderr, /snapshot \(slow request GET \/api\/slow \d+ms\) written to /);
   }));
 
+test('a stalled loop is saved by the watchdog thread while the main thread is still stuck, with its stack', () =>
+  withDir(async (dir) => {
+    const run = await runApp(
+      `
+      import crypto from 'node:crypto';
+      import http from 'node:http';
+      import { existsSync, readdirSync } from 'node:fs';
+      import { currentRecording } from ${JSON.stringify(indexUrl)};
+      import { setTimeout as sleep } from 'node:timers/promises';
+      const written = () => existsSync(process.env.NFR_DIR) && readdirSync(process.env.NFR_DIR).some((f) => f.endsWith('.nfrt'));
+      // Blocks the loop until the snapshot exists: only another thread can write it meanwhile.
+      function renderInvoicesSynchronously(deadline) {
+        let i = 0;
+        while (Date.now() < deadline) {
+          crypto.createHash('sha256').update('invoice ' + i++).digest();
+          if (i % 64 === 0 && written()) return true;
+        }
+        return false;
+      }
+      const recording = currentRecording();
+      const deadline = Date.now() + 20000;
+      while (recording.status().stallWatchdog.state === 'starting' && Date.now() < deadline) await sleep(5);
+      const server = http.createServer((req, res) => res.end(String(renderInvoicesSynchronously(Date.now() + 20000))));
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const sawIt = await (await fetch('http://127.0.0.1:' + server.address().port + '/invoices')).text();
+      while (recording.status().snapshots === 0 && Date.now() < deadline) await sleep(5);
+      server.close();
+      console.log(JSON.stringify({ sawIt, status: recording.status() }));
+      `,
+      { NFR_DIR: dir, NFR_STALL_MS: '200', NFR_SLOW_REQUEST_MS: 'off' },
+    );
+    ok(run);
+    const { sawIt, status } = JSON.parse(run.stdout);
+    assert.equal(sawIt, 'true', 'the handler saw the snapshot appear while it blocked the loop');
+    assert.equal(status.stallWatchdog.state, 'on');
+    assert.deepEqual(status.byTrigger.stall, { fired: 1, taken: 1, skipped: 0 });
+    const [saved] = snapshotsIn(dir);
+    assert.equal(saved.meta.trigger, 'stall');
+    const stall = saved.events.find((e) => e.kind === 'stall');
+    assert.ok(stall !== undefined && stall.kind === 'stall');
+    assert.ok(stall.stack.some((f) => f.functionName === 'renderInvoicesSynchronously'), 'the stuck code, by name');
+    assert.ok(saved.events.some((e) => e.kind === 'httpRequest' && e.path === '/invoices'), 'the request it held up');
+  }));
+
 test('SIGUSR2 saves a snapshot and the process goes on instead of dying of the signal', () =>
   withDir(async (dir) => {
     const run = await runApp(

@@ -3,7 +3,7 @@ import { REGION_FLAG_SYNC } from '../format/events.js';
 import type { EventOf, ProcessInfo, TraceEvent } from '../reader/events.js';
 import {
   buildFindings, DOMINANT_REGION_SHARE, GC_PRESSURE_SHARE, GC_WINDOW_NS, LONG_GC_PAUSE_NS, MIN_DOMINATED_TASK_NS, SATURATION_UTILIZATION,
-  SLOWED_MIN_OVERLAP_NS, SYNC_REGION_BLOCK_NS, WAIT_MIN_CALL_NS, WAIT_MIN_SHARE, type FindingInputs,
+  SLOWED_MIN_OVERLAP_NS, SYNC_REGION_BLOCK_NS, WAIT_MIN_CALL_NS, WAIT_MIN_SHARE, type FindingInputs, type StallRecord,
 } from './rules.js';
 import { StackCounter } from './stacks.js';
 import {
@@ -138,6 +138,9 @@ export class Analyzer {
   private readonly activityRing: Activity[] = Array.from({ length: ACTIVITY_RING }, () => ({ thread: -1, kind: 'region', subject: '', task: 0, start: 0, end: 0 }));
   private activityRingAt = 0;
 
+  // Stall watchdog records.
+  private readonly stalls: StallRecord[] = [];
+
   // Everything else.
   private lostEvents = 0;
   private lostGenerations = 0;
@@ -212,6 +215,8 @@ export class Analyzer {
         return this.metric(event);
       case 'cpuSample':
         return this.cpuSample(event);
+      case 'stall':
+        return this.stall(event);
       case 'callbackBegin':
         return this.callbackBegin(event);
       case 'callbackEnd':
@@ -289,6 +294,7 @@ export class Analyzer {
       saturation: this.saturationEpisodes.values().map((e) => ({ ...e, blocked: this.blockedWithin(e.thread, e.start, e.end) })),
       waits: [...this.waits.values()],
       dominance: [...this.dominance.values()],
+      stalls: this.stalls,
       threadName: (id) => this.threadsById.get(id)?.name,
     };
     this.finished = { stats, findings: buildFindings(inputs) };
@@ -813,6 +819,18 @@ export class Analyzer {
     }
   }
 
+  /** A stall watchdog's record: with the requests and tasks then open on the stalled thread, which it held up. */
+  private stall(event: EventOf<'stall'>): void {
+    if (this.stalls.length >= MAX_STALLS) return;
+    const open: StallRecord['open'] = [];
+    this.forEachOpenTask((task) => {
+      if (task.thread === event.blockedThread) open.push({ task: task.id, name: task.request !== undefined ? requestLabel(task) : task.name, isRequest: task.request !== undefined, start: task.start });
+    });
+    // Requests first (what users wait for), then the longest open.
+    open.sort((a, b) => Number(b.isRequest) - Number(a.isRequest) || a.start - b.start);
+    this.stalls.push({ time: event.time, blocked: event.blocked, thread: event.blockedThread, stack: event.stack, open: open.slice(0, MAX_STALL_OPEN), openCount: open.length });
+  }
+
   // ---- GC pressure ----
 
   private addGcToBuckets(thread: number, start: number, end: number, forced: boolean): void {
@@ -1002,6 +1020,10 @@ export interface AnalyzerOptions {
 
 // ---- bounds and thresholds ----
 
+/** Stall watchdog records kept: one per stall snapshot, so a trace has a few. */
+const MAX_STALLS = 100;
+/** Open tasks named per stall. */
+const MAX_STALL_OPEN = 5;
 /** Blocks still running at once (one per thread in a real trace). */
 const MAX_PENDING_BLOCKS = 64;
 /** Threads listed; a real process has a few dozen at most. */

@@ -1,6 +1,7 @@
 import type { Affected, DominanceAggregate, GcEpisode, Pause, SaturationEpisode, WaitAggregate } from './state.js';
 import { ms, offset, percent, threadLabel } from './format.js';
-import { blame, frameLabel, frameLocation } from './stacks.js';
+import type { StackFrame } from '../format/events.js';
+import { blame, frameLabel, frameLocation, isApplicationFrame } from './stacks.js';
 import type { Finding, Severity, TraceStats } from './types.js';
 
 /**
@@ -113,7 +114,22 @@ export interface FindingInputs {
   saturation: (SaturationEpisode & { blocked: number })[];
   waits: WaitAggregate[];
   dominance: DominanceAggregate[];
+  /** Stall watchdog records, in trace order. */
+  stalls?: StallRecord[];
   threadName(id: number): string | undefined;
+}
+
+/** A `stall` event: a watchdog thread saw thread `thread` blocked, and took its stack. */
+export interface StallRecord {
+  /** When the watchdog wrote it, and how long the thread had been blocked by then (at least). */
+  time: number;
+  blocked: number;
+  thread: number;
+  /** The blocked thread's JavaScript stack, innermost first; empty when it could not be taken. */
+  stack: readonly StackFrame[];
+  /** Requests and tasks open on the blocked thread at that moment (a few, requests first), and how many there were. */
+  open: { task: number; name: string; isRequest: boolean; start: number }[];
+  openCount: number;
 }
 
 /** All findings, most severe first, then by impact. */
@@ -125,6 +141,7 @@ export function buildFindings(inputs: FindingInputs): Finding[] {
     ...waitFindings(inputs),
     ...dominanceFindings(inputs),
     ...saturationFindings(inputs),
+    ...stallFindings(inputs),
     ...lossFindings(inputs),
   ];
   const rank: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
@@ -441,6 +458,72 @@ function saturationFindings(inputs: FindingInputs): Finding[] {
       impact: duration,
       confidenceReason: 'utilization is measured by libuv, but time the process was descheduled by the machine also reads as busy',
     });
+  }
+  return findings;
+}
+
+// ---- loop-stalled ----
+
+/** Frames of a stall's stack shown in the finding's text; the finding's `stack` holds them all. */
+const STALL_FRAMES_SHOWN = 8;
+
+/**
+ * `loop-stalled`: a stall watchdog (a thread of the recorder) saw a thread's event loop stuck
+ * in one turn past its threshold, and took the thread's JavaScript stack while it was stuck:
+ * the trace was written during the stall, so the `stall` record is where the stuck turn is
+ * seen (the loop source records the turn only once it ends). The stack is not a sample: it is
+ * what was running at that moment, taken from the stuck thread itself through the inspector.
+ * The code blamed is the innermost application frame (not Node's own, see `isApplicationFrame`).
+ *
+ * Severity from the time stuck by then, as for a delay (see `delaySeverity`), but at least a
+ * warning: a watchdog fires only past a threshold someone chose. Confidence 0.95 with a stack
+ * (the stall and the code are both observed, not inferred); 0.9 without one (the stall is
+ * observed; the thread was in native code, which has no JavaScript stack, or the inspector was
+ * unavailable). Impact: the time stuck. When the trace also holds the loop source's record of
+ * the whole turn, the finding says how long it lasted in the end.
+ */
+function stallFindings(inputs: FindingInputs): Finding[] {
+  const findings: Finding[] = [];
+  for (const stall of inputs.stalls ?? []) {
+    const thread = threadLabel(stall.thread, inputs.threadName(stall.thread));
+    const start = stall.time - stall.blocked;
+    const blamed = stall.stack.find(isApplicationFrame) ?? stall.stack[0];
+    const hasStack = blamed !== undefined;
+    const shown = stall.stack.slice(0, STALL_FRAMES_SHOWN).map(frameLocation);
+    const more = stall.stack.length - shown.length;
+    const stackText = hasStack
+      ? `stack: ${shown.join(' < ')}${more > 0 ? ` < ${more} more` : ''}.`
+      : 'no JavaScript stack: the thread did not answer the inspector, so it was inside native code (a synchronous call into Node or an addon: crypto, zlib, fs or child_process *Sync calls), or the inspector was unavailable.';
+    const held = stall.open.map((o) => `${o.name} (task ${o.task})`);
+    const heldText = stall.openCount > 0 ? ` It held up ${held.join(', ')}${stall.openCount > held.length ? `, and ${stall.openCount - held.length} more` : ''}, open on the thread and unable to progress while it lasted.` : '';
+    const whole = inputs.blocks.find((b) => b.kind === 'block' && !b.superseded && b.thread === stall.thread && b.start <= stall.time && b.end >= stall.time);
+    const wholeText = whole !== undefined ? ` The whole blocked turn lasted ${ms(whole.duration)} (from ${offset(whole.start, inputs.stats.start)}).` : '';
+    const severity = delaySeverity(Math.max(stall.blocked, whole?.duration ?? 0));
+    const finding: Finding = {
+      rule: 'loop-stalled',
+      severity: severity === 'info' ? 'warning' : severity,
+      confidence: hasStack ? 0.95 : 0.9,
+      title: `Event loop stalled ${ms(stall.blocked)} ${hasStack ? `in ${frameLabel(blamed)}` : 'with no JavaScript stack (native code)'}${stall.open[0] !== undefined ? `, holding up ${stall.open[0].name}` : ''}`,
+      detail: `The event loop of thread ${thread} was stalled ${ms(stall.blocked)} (since ${offset(start, inputs.stats.start)} at the latest) when the stall watchdog wrote this trace, ${stackText}${heldText}${wholeText}`,
+      time: start,
+      duration: stall.blocked,
+      thread: stall.thread,
+      impact: Math.max(stall.blocked, whole?.duration ?? 0),
+      confidenceReason: hasStack
+        ? "the watchdog saw the loop stuck and took the stuck thread's own stack while it was stuck"
+        : 'the watchdog saw the loop stuck, but the thread was where no JavaScript stack shows',
+    };
+    if (hasStack) {
+      finding.stack = stall.stack;
+      finding.frame = blamed;
+    }
+    const first = stall.open[0];
+    if (first !== undefined) {
+      finding.task = first.task;
+      if (first.isRequest) finding.request = first.name;
+      finding.affected = stall.open.map((o) => ({ task: o.task, name: o.name, duration: stall.time - o.start, overlap: stall.time - Math.max(o.start, start) }));
+    }
+    findings.push(finding);
   }
   return findings;
 }

@@ -35,6 +35,7 @@ export const ErrorCodes = {
   ERR_SNAPSHOT_SKIPPED: 'a snapshot was not taken: the rate limit, a trigger cooldown or another snapshot in flight held it back',
   ERR_SINK_FAILED: 'a snapshot sink could not store a snapshot (missing or unwritable directory, full disk, a callback that threw)',
   ERR_UNSAFE_DEBUG_HANDLER: 'a debug handler was asked to serve without a token where it is reachable from outside this machine',
+  ERR_STALL_WATCHDOG: 'the stall watchdog thread failed (it could not start, died, or hit an internal error); the application goes on without it',
   ERR_RECORDING_ACTIVE: 'startRecording() was called while a recording it started is still running',
 } as const;
 

@@ -118,7 +118,11 @@ export class DirectorySink {
       fs.writeFileSync(temporary, bytes, { mode: 0o600 });
       fs.renameSync(temporary, path);
     } catch (err) {
-      fs.rmSync(temporary, { force: true });
+      try {
+        fs.rmSync(temporary, { force: true });
+      } catch {
+        // Nothing to remove where the directory could not be made.
+      }
       throw sinkError('write a snapshot', this.dir, err);
     }
     try {

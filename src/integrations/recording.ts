@@ -7,10 +7,11 @@ import { describeError, watchCrash, watchSignal } from './process-triggers.js';
 import { resolveRecordingOptions, type ResolvedRecordingOptions, type StartRecordingOptions } from './recording-options.js';
 import { SnapshotBudget } from './snapshot-budget.js';
 import { snapshotMeta, type SnapshotMeta } from './snapshot-meta.js';
+import { startStallWatchdog, type StallReport, type StallWatchdog } from './stall-watchdog.js';
 import { watchSlowRequests, type SlowRequest } from './trigger-slow-request.js';
 
 /** Why a snapshot was not taken. */
-export type SkipReason = 'rateLimit' | 'cooldown' | 'busy' | 'stopped';
+export type SkipReason = 'rateLimit' | 'cooldown' | 'busy' | 'stopped' | 'debuggerPaused';
 
 /** What a snapshot attempt gave. */
 export type SnapshotResult =
@@ -46,6 +47,8 @@ export interface RecordingStatus {
   triggerErrors: number;
   lastSnapshot: { time: string; reason: string; trigger: string; path: string | undefined } | undefined;
   dir: string | undefined;
+  /** The stall watchdog thread: `on`, `starting`, `failed` (with why), `stopped`, or `off` when not asked for. */
+  stallWatchdog: { state: string; failure: { code: string; message: string } | undefined; stalls: number };
   recorder: FlightRecorderStatus;
 }
 
@@ -80,9 +83,11 @@ export class Recording {
   private readonly stops: (() => void)[] = [];
   private readonly lastTaken = new Map<string, number>();
   private readonly counts: Record<string, TriggerCounts> = {};
-  private readonly skipped: Record<SkipReason, number> = { rateLimit: 0, cooldown: 0, busy: 0, stopped: 0 };
+  private readonly skipped: Record<SkipReason, number> = { rateLimit: 0, cooldown: 0, busy: 0, stopped: 0, debuggerPaused: 0 };
   private readonly armed: string[] = [];
   private busy = false;
+  /** The snapshot being written, for a request that waits its turn rather than being dropped. */
+  private inFlight: Promise<unknown> | undefined;
   private active = true;
   private snapshots = 0;
   private sinkErrors = 0;
@@ -90,6 +95,7 @@ export class Recording {
   private last: RecordingStatus['lastSnapshot'];
   private pendingSlow: { timer: NodeJS.Timeout; requests: SlowRequest[]; more: number } | undefined;
   private cluster: ClusterLink | undefined;
+  private watchdog: StallWatchdog | undefined;
 
   /** @internal Use {@link startRecording}. */
   constructor(options: ResolvedRecordingOptions) {
@@ -102,6 +108,7 @@ export class Recording {
       this.arm();
     } catch (err) {
       this.disarm();
+      void this.stopWatchdog();
       void this.recorder.stop();
       throw err;
     }
@@ -114,6 +121,15 @@ export class Recording {
       const slow = o.slowRequest;
       this.stops.push(watchSlowRequests(slow, (request) => this.onSlowRequest(request), onError));
       this.armed.push('slowRequest');
+    }
+    if (o.stall !== undefined) {
+      const sink = this.sink === undefined ? undefined : { dir: this.sink.dir, maxFiles: this.sink.maxFiles, maxTotalBytes: this.sink.maxTotalBytes };
+      const watchdog = startStallWatchdog(
+        { threshold: o.stall.threshold, cooldown: o.stall.cooldown, sink, budget: this.budget.state, deliverBytes: o.onSnapshot !== undefined },
+        (report) => this.onStallReport(report),
+      );
+      this.watchdog = watchdog;
+      this.armed.push('stall');
     }
     if (o.signal !== undefined) {
       const signal = o.signal;
@@ -147,6 +163,16 @@ export class Recording {
     }
     if (this.pendingSlow !== undefined) clearTimeout(this.pendingSlow.timer);
     this.pendingSlow = undefined;
+  }
+
+  private async stopWatchdog(): Promise<void> {
+    const watchdog = this.watchdog;
+    if (watchdog === undefined) return;
+    try {
+      await watchdog.stop();
+    } catch (err) {
+      this.triggerError(err);
+    }
   }
 
   private triggerError(err: unknown): void {
@@ -198,6 +224,35 @@ export class Recording {
     this.pendingSlow = batch as { timer: NodeJS.Timeout; requests: SlowRequest[]; more: number };
   }
 
+  /**
+   * What the watchdog did while the main thread was stuck, told once it runs again: counted here,
+   * handed to the callback sink, announced to the cluster.
+   */
+  private onStallReport(report: StallReport): void {
+    const counts = this.countsOf('stall');
+    counts.fired++;
+    if (report.skipped !== undefined) {
+      counts.skipped++;
+      this.skipped[report.skipped]++;
+      return;
+    }
+    const errors: NfrError[] = [];
+    if (report.error !== undefined) errors.push(new NfrError(report.error.code === 'ERR_SINK_FAILED' ? 'ERR_SINK_FAILED' : 'ERR_STALL_WATCHDOG', report.error.message));
+    let delivered = report.path !== undefined;
+    const callback = this.options.onSnapshot;
+    if (callback !== undefined && report.bytes !== undefined) {
+      delivered = true;
+      void Promise.resolve()
+        .then(() => callback(report.bytes!, report.meta))
+        .catch((err) => {
+          this.sinkErrors++;
+          if (this.options.log) this.say(`snapshot (${report.meta.reason}) failed: onSnapshot threw: ${describeError(err).message}`);
+        });
+    }
+    if (this.options.cluster && (report.path !== undefined || report.bytes !== undefined)) this.cluster?.announce(report.meta.reason);
+    this.stored('stall', counts, report.meta, report.path, errors, delivered);
+  }
+
   private onCrash(error: unknown, origin: string): void {
     try {
       const details = { origin, error: describeError(error) };
@@ -235,13 +290,22 @@ export class Recording {
     return { taken: false, skipped: skip, message: `snapshot not taken: ${message}` };
   }
 
-  /** Takes a snapshot for `trigger` unless held back, and stores it in every sink. */
+  /**
+   * Takes a snapshot for `trigger` unless held back, and stores it in every sink. A signal or a
+   * cluster's request, which someone made on purpose, waits for a snapshot in flight instead of
+   * being dropped as busy.
+   */
   private async fire(trigger: string, reason: string, details: Record<string, unknown>, cooldown: number, announce: boolean): Promise<SnapshotResult> {
+    if (trigger === 'signal' || trigger === 'cluster') {
+      while (this.inFlight !== undefined) await this.inFlight.catch(() => undefined);
+    }
     const counts = this.countsOf(trigger);
     const skip = this.admit(trigger, cooldown, counts, false);
     if (skip !== undefined) return this.skipResult(skip, trigger);
     this.busy = true;
     this.lastTaken.set(trigger, Date.now());
+    let finished: () => void = () => undefined;
+    this.inFlight = new Promise<void>((resolve) => (finished = resolve));
     try {
       if (announce && !LOCAL_TRIGGERS.has(trigger)) this.cluster?.announce(reason);
       const collector = new BytesCollector();
@@ -273,6 +337,8 @@ export class Recording {
       return this.stored(trigger, counts, snapshotMeta(trigger, reason, details, 0), undefined, [error], false);
     } finally {
       this.busy = false;
+      this.inFlight = undefined;
+      finished();
     }
   }
 
@@ -346,6 +412,7 @@ export class Recording {
       triggerErrors: this.triggerErrors,
       lastSnapshot: this.last,
       dir: this.sink?.dir,
+      stallWatchdog: this.watchdog === undefined ? { state: 'off', failure: undefined, stalls: 0 } : { state: this.watchdog.state, failure: this.watchdog.failure, stalls: this.watchdog.stalls },
       recorder: this.recorder.status(),
     };
   }
@@ -356,6 +423,7 @@ export class Recording {
     this.active = false;
     this.disarm();
     if (current === this) current = undefined;
+    await this.stopWatchdog();
     await this.recorder.stop();
   }
 }

@@ -16,6 +16,8 @@ what was wrong, where (time, thread, request or task, stack) and how sure the ru
   request-slowed-by-loop-block      a blocked event-loop turn delayed requests; names the code
                                     that blocked (from CPU samples, else regions or callbacks)
   loop-blocked                      a long blocked turn that delayed no request
+  loop-stalled                      a stall watchdog saw the loop stuck; the stuck code's stack,
+                                    taken while it was stuck, and the requests it held up
   long-gc-pause                     one garbage collection paused the thread 50 ms or more
   gc-pressure                       GC took 10% or more of the time over seconds
   request-waiting-on-outgoing-call  requests spent most of their time in a slow downstream call
