@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { Reader, validate, type TraceEvent } from '../src/index.js';
 import { runNode, type Run } from './helpers/nfr.js';
@@ -283,6 +284,22 @@ test('a JSON config file sets options; variables win over it', () =>
     assert.equal(state.minAge, 5000);
     assert.ok(!state.triggers.includes('signal'));
   }));
+
+test('NODE_OPTIONS="--import node-flight-recorder/auto" attaches by the package name, every trigger armed', async () => {
+  const packageRoot = fileURLToPath(new URL('../../', import.meta.url));
+  const script = `
+    import { currentRecording } from 'node-flight-recorder';
+    import { setTimeout as sleep } from 'node:timers/promises';
+    const recording = currentRecording();
+    const deadline = Date.now() + 20000;
+    while (recording.status().stallWatchdog.state === 'starting' && Date.now() < deadline) await sleep(5);
+    const s = recording.status();
+    console.log(JSON.stringify({ triggers: s.triggers, watchdog: s.stallWatchdog.state, enabled: s.recorder.enabled }));
+    `;
+  const run = await runNode(['--input-type=module', '-e', script], { cwd: packageRoot, env: { NODE_OPTIONS: '--import node-flight-recorder/auto' } });
+  ok(run);
+  assert.deepEqual(JSON.parse(run.stdout), { triggers: ['slowRequest', 'stall', 'signal', 'crash', 'cluster'], watchdog: 'on', enabled: true });
+});
 
 test('NFR_ENABLED=off loads without recording', async () => {
   const run = await runApp(`import { currentRecording } from ${JSON.stringify(indexUrl)}; console.log(currentRecording() === undefined);`, { NFR_ENABLED: 'off' });
