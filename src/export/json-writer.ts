@@ -42,15 +42,57 @@ function putSmall(b: Uint8Array, p: number, v: number): number {
   putDigits(b, p, v, n);
   return p + n;
 }
+
+/** Writes `v` (a safe non-negative integer) at `p`, which has room for 16 digits; returns the position after it. */
+function putUint(b: Uint8Array, p: number, v: number): number {
+  if (v < 0x80000000) return putSmall(b, p, v | 0);
+  // Past 2^31: the high part, then the low nine digits zero-padded.
+  const high = Math.floor(v / 1e9);
+  p = putSmall(b, p, high);
+  putDigits(b, p, (v - high * 1e9) | 0, 9);
+  return p + 9;
+}
+
+/**
+ * For each fraction 1..999 of a microsecond: its three digits, then how many bytes to keep of
+ * the point and the digits (trailing zeros left out): 1.5, 1.05, 1.005.
+ */
+const FRACTIONS = (() => {
+  const table = new Uint8Array(4000);
+  for (let f = 1; f < 1000; f++) {
+    table[4 * f] = 48 + Math.floor(f / 100);
+    table[4 * f + 1] = 48 + (Math.floor(f / 10) % 10);
+    table[4 * f + 2] = 48 + (f % 10);
+    table[4 * f + 3] = f % 100 === 0 ? 2 : f % 10 === 0 ? 3 : 4;
+  }
+  return table;
+})();
+
+/** ASCII codes of the hexadecimal digits. */
+const HEX = new Uint8Array([48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 97, 98, 99, 100, 101, 102]);
+
+/** The bytes of an ASCII fragment, to write with {@link JsonWriter.bytes}. */
+export function ascii(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+
+/** Buffers given back to a writer that it keeps for reuse. */
+const SPARE_BUFFERS = 8;
 
 export class JsonWriter {
   private buf: Uint8Array;
   /** Bytes written so far. */
   pos = 0;
 
-  constructor(initialBytes = 1 << 16) {
+  /** Buffers given back, to write into next. */
+  private readonly spare: Uint8Array[] = [];
+
+  constructor(private readonly initialBytes = 1 << 16) {
     this.buf = new Uint8Array(initialBytes);
   }
 
@@ -61,6 +103,57 @@ export class JsonWriter {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
+  }
+
+  /** Bytes made once (see {@link ascii}, {@link since}): one copy, whatever their length. */
+  bytes(fragment: Uint8Array): void {
+    this.ensure(fragment.length);
+    this.buf.set(fragment, this.pos);
+    this.pos += fragment.length;
+  }
+
+  /** `bytes[start..end)` in quotes: a JSON string whose text needs no escape. */
+  quoted(bytes: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    this.ensure(n + 2);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = QUOTE;
+    // Short texts byte by byte: a copy through `set` costs a view object first.
+    if (n > 48) b.set(bytes.subarray(start, end), p);
+    else for (let i = 0; i < n; i++) b[p + i] = bytes[start + i];
+    p += n;
+    b[p++] = QUOTE;
+    this.pos = p;
+  }
+
+  /** One ASCII byte. */
+  byte(code: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = code;
+  }
+
+  /** A copy of what was written from `start` on, to write again with {@link bytes}. */
+  since(start: number): Uint8Array {
+    return this.buf.slice(start, this.pos);
+  }
+
+  /** `value` (an integer in [0, 2^53)) in lowercase hexadecimal, as `value.toString(16)`. */
+  hex(value: number): void {
+    if (value >= 0x100000000) {
+      this.raw(value.toString(16));
+      return;
+    }
+    let n = 1;
+    for (let v = value >>> 4; v !== 0; v >>>= 4) n++;
+    this.ensure(n);
+    const b = this.buf;
+    let v = value >>> 0;
+    for (let p = this.pos + n - 1; p >= this.pos; p--) {
+      b[p] = HEX[v & 15];
+      v >>>= 4;
+    }
+    this.pos += n;
   }
 
   /** A fixed fragment of JSON syntax; it must be ASCII. */
@@ -75,46 +168,36 @@ export class JsonWriter {
 
   /** A non-negative safe integer, in decimal. */
   uint(value: number): void {
-    this.ensure(16);
-    if (value < 0x80000000) {
-      this.pos = putSmall(this.buf, this.pos, value | 0);
-      return;
-    }
-    // Past 2^31: the high part, then the low nine digits zero-padded.
-    const high = Math.floor(value / 1e9);
-    const p = putSmall(this.buf, this.pos, high);
-    putDigits(this.buf, p, (value - high * 1e9) | 0, 9);
-    this.pos = p + 9;
+    this.ensure(20);
+    this.pos = putUint(this.buf, this.pos, value);
   }
 
   /** Any number, as JSON; NaN and infinities (not JSON) as null. */
   number(value: number): void {
-    if (Number.isSafeInteger(value) && value >= 0) this.uint(value);
+    if (value >= 0 && value <= Number.MAX_SAFE_INTEGER && Math.floor(value) === value) this.uint(value);
     else this.raw(Number.isFinite(value) ? String(value) : 'null');
   }
 
   /** Nanoseconds as microseconds, exactly: the integer part, then up to three decimals. */
   micros(ns: number): void {
-    if (!Number.isSafeInteger(ns) || ns < 0) {
+    if (!(ns >= 0 && ns <= Number.MAX_SAFE_INTEGER && Math.floor(ns) === ns)) {
       this.raw(micros(ns));
       return;
     }
+    this.ensure(24);
     const whole = Math.floor(ns / 1000);
-    let frac = ns - whole * 1000;
-    this.uint(whole);
-    if (frac === 0) return;
-    this.ensure(4);
+    const frac = ns - whole * 1000;
     const b = this.buf;
-    let p = this.pos;
-    b[p++] = 0x2e;
-    // Three digits, without trailing zeros.
-    const d0 = Math.floor(frac / 100);
-    frac -= d0 * 100;
-    const d1 = Math.floor(frac / 10);
-    const d2 = frac - d1 * 10;
-    b[p++] = 48 + d0;
-    if (d1 !== 0 || d2 !== 0) b[p++] = 48 + d1;
-    if (d2 !== 0) b[p++] = 48 + d2;
+    let p = putUint(b, this.pos, whole);
+    if (frac !== 0) {
+      // The point and three digits, of which the trailing zeros are then left out.
+      const f = frac << 2;
+      b[p] = 0x2e;
+      b[p + 1] = FRACTIONS[f];
+      b[p + 2] = FRACTIONS[f + 1];
+      b[p + 3] = FRACTIONS[f + 2];
+      p += FRACTIONS[f + 3];
+    }
     this.pos = p;
   }
 
@@ -149,11 +232,24 @@ export class JsonWriter {
     this.pos += encoder.encodeInto(text, this.buf.subarray(this.pos)).written;
   }
 
-  /** Hands out the bytes written so far (a copy) and starts over. */
+  /**
+   * Hands out the bytes written so far (the caller owns them) and starts over in a spare buffer
+   * given back through {@link recycle}, or a new one.
+   */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
+    const out = this.buf.subarray(0, this.pos);
+    const next = this.spare.pop() ?? new Uint8Array(this.initialBytes);
+    this.buf = next;
     this.pos = 0;
     return out;
+  }
+
+  /** Takes back a chunk of {@link take} that is no longer used, to write into again. */
+  recycle(chunk: Uint8Array): void {
+    const buffer = chunk.buffer;
+    if (chunk.byteOffset === 0 && buffer.byteLength === this.initialBytes && this.spare.length < SPARE_BUFFERS && buffer !== this.buf.buffer && !this.spare.some((b) => b.buffer === buffer)) {
+      this.spare.push(new Uint8Array(buffer));
+    }
   }
 }
 

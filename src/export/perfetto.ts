@@ -16,7 +16,7 @@ import type { StackFrame } from '../format/events.js';
 import type { SyncEvent, TraceEvent } from '../reader/events.js';
 import type { Exporter } from './exporter.js';
 import { ProtoWriter, putVarint } from './protobuf-writer.js';
-import { TimelineBuilder, type Args, type TimelineStats, type TimelineWriter, type Track } from './timeline.js';
+import { TimelineBuilder, type Args, type TimelineFacts, type TimelineStats, type TimelineWriter, type Track } from './timeline.js';
 
 /** Perfetto's field numbers and constants, as in its protos. */
 const F = {
@@ -187,6 +187,7 @@ export class PerfettoExporter implements Exporter, TimelineWriter {
   private readonly chunks: Uint8Array[] = [];
   private chunksLength = 0;
   private readonly builder = new TimelineBuilder(this);
+  facts: TimelineFacts = this.builder;
   private readonly names = new InternTable(F.eventNames);
   private readonly categories = new InternTable(F.eventCategories);
   private readonly annotationNames = new InternTable(F.debugAnnotationNames);
@@ -198,7 +199,7 @@ export class PerfettoExporter implements Exporter, TimelineWriter {
   private lastSync: SyncEvent | undefined;
 
   get stats(): TimelineStats {
-    return this.builder.stats;
+    return this.facts.stats;
   }
 
   get buffered(): number {
@@ -217,6 +218,10 @@ export class PerfettoExporter implements Exporter, TimelineWriter {
     if (this.w.pos > 0) this.chunks.push(this.w.take());
     this.chunksLength = 0;
     return this.chunks.splice(0);
+  }
+
+  recycle(chunk: Uint8Array): void {
+    this.w.recycle(chunk);
   }
 
   // --- TimelineWriter ---
@@ -239,12 +244,12 @@ export class PerfettoExporter implements Exporter, TimelineWriter {
     const d = w.begin(F.trackDescriptor);
     w.uint(F.uuid, track.uuid);
     if (track.parent !== undefined) w.uint(F.parentUuid, track.parent.uuid);
-    const pid = this.builder.pid;
+    const pid = this.facts.pid;
     switch (track.kind) {
       case 'process': {
         const p = w.begin(F.process);
         w.uint(F.pid, pid);
-        const info = this.builder.process;
+        const info = this.facts.process;
         w.string(F.processName, info?.title || 'node');
         w.end(p);
         break;
@@ -502,8 +507,10 @@ export class PerfettoExporter implements Exporter, TimelineWriter {
       w.uint(F.annotationNameIid, nameIid);
       if (typeof v === 'string') w.string(F.stringValue, v);
       else if (typeof v === 'boolean') w.bool(F.boolValue, v);
-      else if (Number.isSafeInteger(v)) w.int(F.intValue, v);
-      else w.double(F.doubleValue, v);
+      else if (typeof v === 'number') {
+        if (Number.isSafeInteger(v)) w.int(F.intValue, v);
+        else w.double(F.doubleValue, v);
+      } else w.bytes(F.stringValue, v.bytes.subarray(v.start, v.end));
       w.end(m);
     }
   }

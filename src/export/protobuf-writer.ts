@@ -37,6 +37,9 @@ export function putVarint(b: Uint8Array, p: number, value: number): number {
   return p;
 }
 
+/** Buffers given back to a writer that it keeps for reuse. */
+const SPARE_BUFFERS = 8;
+
 export class ProtoWriter {
   /**
    * The buffer, for hand-written fast paths: call `ensure(n)` first, write at `pos`, then advance
@@ -47,7 +50,10 @@ export class ProtoWriter {
   /** Bytes written so far. */
   pos = 0;
 
-  constructor(initialBytes = 1 << 16) {
+  /** Buffers given back, to write into next. */
+  private readonly spare: Uint8Array[] = [];
+
+  constructor(private readonly initialBytes = 1 << 16) {
     this.buf = new Uint8Array(initialBytes);
     this.view = new DataView(this.buf.buffer);
   }
@@ -212,11 +218,25 @@ export class ProtoWriter {
     this.pos += written;
   }
 
-  /** Hands out the bytes written so far (a copy) and starts over. */
+  /**
+   * Hands out the bytes written so far (the caller owns them) and starts over in a spare buffer
+   * given back through {@link recycle}, or a new one.
+   */
   take(): Uint8Array {
-    const out = this.buf.slice(0, this.pos);
+    const out = this.buf.subarray(0, this.pos);
+    const next = this.spare.pop() ?? new Uint8Array(this.initialBytes);
+    this.buf = next;
+    this.view = new DataView(next.buffer);
     this.pos = 0;
     return out;
+  }
+
+  /** Takes back a chunk of {@link take} that is no longer used, to write into again. */
+  recycle(chunk: Uint8Array): void {
+    const buffer = chunk.buffer;
+    if (chunk.byteOffset === 0 && buffer.byteLength === this.initialBytes && this.spare.length < SPARE_BUFFERS && buffer !== this.buf.buffer && !this.spare.some((b) => b.buffer === buffer)) {
+      this.spare.push(new Uint8Array(buffer));
+    }
   }
 }
 

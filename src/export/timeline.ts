@@ -16,6 +16,7 @@
  * without bound (the overflow is counted in `stats`).
  */
 import type { StackFrame } from '../format/events.js';
+import { decodeText } from '../format/text.js';
 import type { ProcessInfo, SyncEvent, TraceEvent } from '../reader/events.js';
 
 /** A track of the timeline. */
@@ -34,12 +35,32 @@ export interface Track {
 }
 
 /**
+ * A string argument as UTF-8 bytes, as a writer on another thread receives it
+ * (timeline-commands.ts): writers copy the bytes rather than decode and encode the string again.
+ * Only well-formed strings travel so. Like {@link Args}, it is reused: read it during the call.
+ */
+export class Utf8Text {
+  bytes: Uint8Array = new Uint8Array(0);
+  start = 0;
+  end = 0;
+  /** Every byte is printable ASCII other than `"` and `\`: the JSON string is the bytes in quotes. */
+  plainJson = false;
+
+  toString(): string {
+    return decodeText(this.bytes, this.start, this.end);
+  }
+}
+
+/** An argument's value. */
+export type ArgValue = string | number | boolean | Utf8Text;
+
+/**
  * Arguments of a slice or instant, as parallel key/value lists. The builder reuses one object:
  * a writer must read it during the call and not keep it.
  */
 export class Args {
   readonly keys: string[] = [];
-  readonly values: (string | number | boolean)[] = [];
+  readonly values: ArgValue[] = [];
   length = 0;
 
   clear(): this {
@@ -47,7 +68,7 @@ export class Args {
     return this;
   }
 
-  add(key: string, value: string | number | boolean): this {
+  add(key: string, value: ArgValue): this {
     this.keys[this.length] = key;
     this.values[this.length] = value;
     this.length++;
@@ -86,6 +107,17 @@ export interface TimelineWriter {
   counter(track: Track, thread: number, time: number, value: number): void;
   /** No more calls follow. */
   end(): void;
+}
+
+/**
+ * What a writer may ask of the builder that calls it: the pid (1 when the trace does not say),
+ * the process facts, and what had to be left out. A {@link TimelineBuilder} is one; so is what a
+ * caller that runs the builder on another thread keeps up to date (cli/commands/convert-*.ts).
+ */
+export interface TimelineFacts {
+  readonly pid: number;
+  readonly process: ProcessInfo | undefined;
+  readonly stats: TimelineStats;
 }
 
 /** What the builder had to leave out, for the converter's summary. */
@@ -321,7 +353,7 @@ interface OpenCall {
 }
 
 /** Turns a stream of trace events into timeline calls on a writer. */
-export class TimelineBuilder {
+export class TimelineBuilder implements TimelineFacts {
   readonly stats: TimelineStats = { droppedOpen: 0, beganBeforeWindow: 0, unfinished: 0 };
   /** The process facts, from the first sync that has them. */
   process: ProcessInfo | undefined;
@@ -359,85 +391,32 @@ export class TimelineBuilder {
   /** Feeds the next event, in reader order. */
   event(e: TraceEvent): void {
     if (this.finished) return;
-    const t = e.time;
-    if (t > this.lastTime) this.lastTime = t;
-    if (t >= this.nextRangeEnd) this.flushRanges(t);
-    const args = this.args.clear();
-    // One switch over every kind: `kind` is read once (events of different kinds have different
-    // shapes, so each read of a field common to all of them is a slow, megamorphic one).
+    // One switch over every kind, the most frequent first: `kind` is read once, and even `time`
+    // is read in each case (events of different kinds have different shapes, so a read of a
+    // field common to all of them is a slow, megamorphic one, which for a time also makes a
+    // heap number per event).
     switch (e.kind) {
-      case 'asyncCreate': {
-        const ts = this.thread(e.thread);
-        const resources = ts.resources;
-        if (resources.size >= MAX_OPEN) this.dropOldest(resources, false);
-        resources.set(e.id, { type: e.type, flowPending: true });
-        args.add('asyncId', e.id).addIf('trigger', e.trigger);
-        let name = this.createNames.get(e.type);
-        if (name === undefined) this.createNames.set(e.type, (name = `create ${e.type}`));
-        this.writer.instant(ts.track, e.thread, t, name, 'async', args, e.thread, e.id, undefined);
+      case 'metric': {
+        const t = this.at(e.time);
+        this.writer.counter(this.counter(e.name), e.thread, t, e.value);
         return;
       }
-      case 'callbackBegin': {
-        const ts = this.thread(e.thread);
-        const resource = ts.resources.get(e.id);
-        const endsFlow = resource !== undefined && resource.flowPending;
-        if (endsFlow) resource.flowPending = false;
-        if (ts.callbacks.length >= MAX_OPEN) {
-          ts.callbacks.shift();
-          this.stats.droppedOpen++;
-        }
-        ts.callbacks.push({ id: e.id, begin: t, type: resource?.type ?? '', endsFlow });
-        return;
-      }
-      case 'callbackEnd':
-        this.callbackEnd(e.thread, e.id, t);
-        return;
-      case 'log':
+      case 'log': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
         args.add('message', e.message).addIf('task', e.task);
         this.writer.instant(this.thread(e.thread).track, e.thread, t, e.category, 'log', args, 0, -1, undefined);
         return;
-      case 'instant':
+      }
+      case 'instant': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
         args.addIf('detail', e.detail);
         this.writer.instant(this.thread(e.thread).track, e.thread, t, e.name, e.category, args, 0, -1, undefined);
         return;
-      case 'metric':
-        this.writer.counter(this.counter(e.name), e.thread, t, e.value);
-        return;
-      case 'taskBegin':
-        this.taskBegin(e.task, e.parent, e.name, t, e.thread);
-        return;
-      case 'taskEnd':
-        this.taskEnd(e.task, t, e.thread);
-        return;
-      case 'httpRequest': {
-        // An HTTP request is a task by itself: httpRequest begins it, httpResponse ends it.
-        if (this.tasks.get(e.task) === undefined) this.taskBegin(e.task, 0, `${e.method} ${e.path}`, t, e.thread);
-        const task = this.tasks.get(e.task);
-        if (task !== undefined) {
-          const http = httpInfo(task);
-          http.method = e.method;
-          http.path = e.path;
-          http.route = e.route;
-          http.remote = e.remote;
-        }
-        return;
-      }
-      case 'httpResponse': {
-        // The response ends the request's task; a request that began before the window still gets its slice.
-        if (this.tasks.get(e.task) === undefined) this.taskBegin(e.task, 0, '(request began before the trace)', this.beginOf(undefined, t), e.thread);
-        const task = this.tasks.get(e.task);
-        if (task !== undefined) {
-          const http = httpInfo(task);
-          http.status = e.status;
-          http.requestBytes = e.requestBytes;
-          http.responseBytes = e.responseBytes;
-          if (e.route !== '') http.route = e.route;
-          http.error = e.error;
-        }
-        this.taskEnd(e.task, t, e.thread);
-        return;
       }
       case 'regionBegin': {
+        const t = this.at(e.time);
         const regions = this.thread(e.thread).regions;
         if (regions.length >= MAX_OPEN) {
           regions.shift();
@@ -454,22 +433,99 @@ export class TimelineBuilder {
         }
         return;
       }
-      case 'regionEnd':
+      case 'regionEnd': {
+        const t = this.at(e.time);
         this.regionEnd(e.thread, e.region, e.task, (e.flags & 1) !== 0, t);
         return;
-      case 'rangeBegin':
-        this.openCall(this.ranges, e.id, { begin: t, thread: e.thread, name: e.name, category: e.category, task: 0, detail: e.detail });
+      }
+      case 'taskBegin': {
+        const t = this.at(e.time);
+        this.taskBegin(e.task, e.parent, e.name, t, e.thread);
         return;
-      case 'rangeEnd': {
-        const open = this.ranges.get(e.id);
-        this.ranges.delete(e.id);
+      }
+      case 'taskEnd': {
+        const t = this.at(e.time);
+        this.taskEnd(e.task, t, e.thread);
+        return;
+      }
+      case 'callbackBegin': {
+        const t = this.at(e.time);
+        const ts = this.thread(e.thread);
+        const resource = ts.resources.get(e.id);
+        const endsFlow = resource !== undefined && resource.flowPending;
+        if (endsFlow) resource.flowPending = false;
+        if (ts.callbacks.length >= MAX_OPEN) {
+          ts.callbacks.shift();
+          this.stats.droppedOpen++;
+        }
+        ts.callbacks.push({ id: e.id, begin: t, type: resource?.type ?? '', endsFlow });
+        return;
+      }
+      case 'callbackEnd': {
+        const t = this.at(e.time);
+        this.callbackEnd(e.thread, e.id, t);
+        return;
+      }
+      case 'asyncCreate': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
+        const ts = this.thread(e.thread);
+        const resources = ts.resources;
+        if (resources.size >= MAX_OPEN) this.dropOldest(resources, false);
+        resources.set(e.id, { type: e.type, flowPending: true });
+        args.add('asyncId', e.id).addIf('trigger', e.trigger);
+        let name = this.createNames.get(e.type);
+        if (name === undefined) this.createNames.set(e.type, (name = `create ${e.type}`));
+        this.writer.instant(ts.track, e.thread, t, name, 'async', args, e.thread, e.id, undefined);
+        return;
+      }
+      case 'httpRequest': {
+        const t = this.at(e.time);
+        // An HTTP request is a task by itself: httpRequest begins it, httpResponse ends it.
+        if (this.tasks.get(e.task) === undefined) this.taskBegin(e.task, 0, `${e.method} ${e.path}`, t, e.thread);
+        const task = this.tasks.get(e.task);
+        if (task !== undefined) {
+          const http = httpInfo(task);
+          http.method = e.method;
+          http.path = e.path;
+          http.route = e.route;
+          http.remote = e.remote;
+        }
+        return;
+      }
+      case 'httpResponse': {
+        const t = this.at(e.time);
+        // The response ends the request's task; a request that began before the window still gets its slice.
+        if (this.tasks.get(e.task) === undefined) this.taskBegin(e.task, 0, '(request began before the trace)', this.beginOf(undefined, t), e.thread);
+        const task = this.tasks.get(e.task);
+        if (task !== undefined) {
+          const http = httpInfo(task);
+          http.status = e.status;
+          http.requestBytes = e.requestBytes;
+          http.responseBytes = e.responseBytes;
+          if (e.route !== '') http.route = e.route;
+          http.error = e.error;
+        }
+        this.taskEnd(e.task, t, e.thread);
+        return;
+      }
+      case 'httpClientBegin': {
+        const t = this.at(e.time);
+        this.openCall(this.clientCalls, e.id, { begin: t, thread: e.thread, name: `${e.method} ${e.host}${e.path}`, category: 'http', task: e.task, detail: '' });
+        return;
+      }
+      case 'httpClientEnd': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
+        const open = this.clientCalls.get(e.id);
+        this.clientCalls.delete(e.id);
         const begin = this.beginOf(open, t);
-        const category = open?.category ?? 'range';
-        args.addIf('detail', open?.detail ?? '').addIf('end detail', e.detail);
-        this.placeInPool(this.pool(category, category), open?.thread ?? e.thread, begin, t, open?.name ?? '(range began before the trace)', category, args);
+        args.addIf('task', open?.task ?? 0).addIf('status', e.status).addIf('error', e.error);
+        this.placeInPool(this.clientPool, open?.thread ?? e.thread, begin, t, open?.name ?? '(HTTP call began before the trace)', 'http', args);
         return;
       }
       case 'range': {
+        const t = this.at(e.time);
         const end = t + e.duration;
         const ts = this.thread(e.thread);
         const pending = ts.pendingRanges;
@@ -479,25 +535,40 @@ export class TimelineBuilder {
         if (end < this.nextRangeEnd) this.nextRangeEnd = end;
         return;
       }
-      case 'httpClientBegin':
-        this.openCall(this.clientCalls, e.id, { begin: t, thread: e.thread, name: `${e.method} ${e.host}${e.path}`, category: 'http', task: e.task, detail: '' });
+      case 'rangeBegin': {
+        const t = this.at(e.time);
+        this.openCall(this.ranges, e.id, { begin: t, thread: e.thread, name: e.name, category: e.category, task: 0, detail: e.detail });
         return;
-      case 'httpClientEnd': {
-        const open = this.clientCalls.get(e.id);
-        this.clientCalls.delete(e.id);
+      }
+      case 'rangeEnd': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
+        const open = this.ranges.get(e.id);
+        this.ranges.delete(e.id);
         const begin = this.beginOf(open, t);
-        args.addIf('task', open?.task ?? 0).addIf('status', e.status).addIf('error', e.error);
-        this.placeInPool(this.clientPool, open?.thread ?? e.thread, begin, t, open?.name ?? '(HTTP call began before the trace)', 'http', args);
+        const category = open?.category ?? 'range';
+        args.addIf('detail', open?.detail ?? '').addIf('end detail', e.detail);
+        this.placeInPool(this.pool(category, category), open?.thread ?? e.thread, begin, t, open?.name ?? '(range began before the trace)', category, args);
         return;
       }
       case 'cpuSample':
       case 'stackSample': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
         const stack = e.stack;
         if (stack.length > 0) args.add('function', stack[0].functionName || '(anonymous)');
         this.writer.instant(this.thread(e.thread).track, e.thread, t, e.kind === 'cpuSample' ? 'cpu sample' : 'stack sample', 'cpu', args, 0, -1, stack);
         return;
       }
+      case 'sourceStatus': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
+        args.add('state', e.state).addIf('detail', e.detail);
+        this.processInstant(t, `source ${e.source}: ${e.state}`, 'source', args);
+        return;
+      }
       case 'threadName': {
+        this.at(e.time);
         const ts = this.thread(e.thread, e.name);
         if (ts.track.name !== e.name) {
           ts.track.name = e.name;
@@ -505,21 +576,35 @@ export class TimelineBuilder {
         }
         return;
       }
-      case 'sourceStatus':
-        args.add('state', e.state).addIf('detail', e.detail);
-        this.processInstant(t, `source ${e.source}: ${e.state}`, 'source', args);
-        return;
-      case 'eventsLost':
+      case 'eventsLost': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
         args.add('count', e.count);
         this.writer.instant(this.thread(e.thread).track, e.thread, t, 'events lost', 'trace', args, 0, -1, undefined);
         return;
-      case 'sync':
+      }
+      case 'sync': {
+        this.at(e.time);
         this.sync(e);
         return;
-      case 'generationsLost':
+      }
+      case 'generationsLost': {
+        const t = this.at(e.time);
+        const args = this.args.clear();
         this.processInstant(t, 'generations lost', 'trace', args.add('first', e.first).add('count', e.count).add('bytes', e.bytes));
         return;
+      }
+      default:
+        // Kinds drawn nowhere still move the clock.
+        this.at((e as TraceEvent).time);
     }
+  }
+
+  /** Notes the time of the next event, and places the ranges that ended before it; returns it. */
+  private at(t: number): number {
+    if (t > this.lastTime) this.lastTime = t;
+    if (t >= this.nextRangeEnd) this.flushRanges(t);
+    return t;
   }
 
   /** Writes whatever is still open (ending it at the end of the trace) and ends the output. */

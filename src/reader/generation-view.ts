@@ -1,6 +1,6 @@
 import type { StackFrame } from '../format/events.js';
 import type { TimedEvent } from './events.js';
-import { BUILDERS } from './timed-codecs.js';
+import { BUILDERS, FILLERS, fillState } from './timed-codecs.js';
 
 /** An event batch of a generation, with the tables its references resolve against. */
 export interface ViewBatch {
@@ -35,6 +35,22 @@ export class GenerationView {
     const build = BUILDERS[b[p++]]!;
     while (b[p++] & 0x80); // the time delta, already applied
     return build(b, p, this.times[index], batch.thread, batch.strings, batch.stacks);
+  }
+
+  /**
+   * The i-th event in time order, like {@link event}, but in the one object of its kind that
+   * every call returns for that kind (on any view): read it before the next call, do not keep it.
+   * It saves an object per event to consumers that only read each event once.
+   */
+  transientEvent(i: number): TimedEvent {
+    const index = this.order === undefined ? i : this.order[i];
+    const batch = this.batches[this.batchOf[index]];
+    const b = batch.bytes;
+    let p = this.offsets[index];
+    const fill = FILLERS[b[p++]]!;
+    while (b[p++] & 0x80); // the time delta, already applied
+    fillState.time = this.times[index];
+    return fill(b, p, batch.thread, batch.strings, batch.stacks);
   }
 
   /** Time of the i-th event in time order, without building it. */

@@ -25,14 +25,28 @@ export const SCAN_BAD_STRING = -3;
 export const SCAN_BAD_STACK = -4;
 export const SCAN_TEXT_TOO_LONG = -5;
 
-/** Out-parameters of a scanner: the event's time, and which argument failed. */
+/**
+ * In- and out-parameters of a scanner: the event's time (set to the record's timestamp before the
+ * call, moved back for a backdated event), and which argument failed. The time goes through this
+ * object rather than as an argument: a time in ns is not a small integer, and passing it to the
+ * scanners (never inlined: one per kind) would box it, one heap number per event.
+ */
 export const scanned = { time: 0, arg: '' };
 
-/** Steps over the arguments at `p`; returns the position after them or a negative SCAN_ code. */
-export type Scanner = (bytes: Uint8Array, p: number, end: number, time: number, strings: number, stacks: number) => number;
+/** Steps over the arguments at `p` (the record's time is in `scanned.time`); returns the position after them or a negative SCAN_ code. */
+export type Scanner = (bytes: Uint8Array, p: number, end: number, strings: number, stacks: number) => number;
 
 /** Builds the event whose arguments start at `p`; `time` is the scanned time. */
 export type Builder = (bytes: Uint8Array, p: number, time: number, thread: number, strings: readonly string[], stacks: readonly (readonly StackFrame[])[]) => TimedEvent;
+
+/**
+ * Like {@link Builder}, but writes the event's fields into the one object of its kind and returns
+ * it; the time comes through {@link fillState} (not boxed, as for the scanners).
+ */
+export type Filler = (bytes: Uint8Array, p: number, thread: number, strings: readonly string[], stacks: readonly (readonly StackFrame[])[]) => TimedEvent;
+
+/** The time of the event a filler fills, set before the call. */
+export const fillState = { time: 0 };
 
 const f64Scratch = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64Scratch.buffer);
@@ -43,24 +57,36 @@ function readF64(b: Uint8Array, p: number): number {
 }
 
 function scannerSource(spec: EventSpec): string {
-  const lines = ['return function scan(b, p, end, time, strings, stacks) {', '  let q;', '  out.time = time;'];
+  // Varints of up to three bytes (ids, counts and references below 2^21) are read inline when
+  // they lie in the batch, anything else (errors included) through `rv`: a call per argument
+  // was most of a scanner's cost.
+  const lines = ['return function scan(b, p, end, strings, stacks) {', '  let q, v, c;'];
+  const varint = (failing: string) => [
+    '  q = -1;',
+    '  if (p + 3 <= end) {',
+    '    v = b[p];',
+    '    if (v < 0x80) { q = p + 1; }',
+    '    else { c = b[p + 1]; v = (v & 0x7f) | ((c & 0x7f) << 7); if (c < 0x80) q = p + 2; else { c = b[p + 2]; if (c < 0x80) { v |= c << 14; q = p + 3; } } }',
+    '  }',
+    `  if (q < 0) { q = rv(b, p, end); if (q < 0) ${failing} v = vr.value; }`,
+    '  p = q;',
+  ];
   for (const [arg, type] of spec.args) {
     const fail = (code: number | string) => `{ out.arg = ${JSON.stringify(arg)}; return ${code}; }`;
     if (type === 'f64') {
       lines.push(`  if (p + 8 > end) ${fail(SCAN_CUT)}`, '  p += 8;');
       continue;
     }
+    lines.push(...varint(fail('q')));
     if (type === 'text') {
-      lines.push(`  q = rv(b, p, end); if (q < 0) ${fail('q')}`);
-      lines.push(`  if (vr.value > ${MAX_STRING_BYTES}) ${fail(SCAN_TEXT_TOO_LONG)}`);
-      lines.push(`  p = q + vr.value; if (p > end) ${fail(SCAN_CUT)}`);
+      lines.push(`  if (v > ${MAX_STRING_BYTES}) ${fail(SCAN_TEXT_TOO_LONG)}`);
+      lines.push(`  p = p + v; if (p > end) ${fail(SCAN_CUT)}`);
       continue;
     }
-    lines.push(`  q = rv(b, p, end); if (q < 0) ${fail('q')}`, '  p = q;');
-    if (type === 'str') lines.push(`  if (vr.value >= strings) ${fail(SCAN_BAD_STRING)}`);
-    else if (type === 'stack') lines.push(`  if (vr.value >= stacks) ${fail(SCAN_BAD_STACK)}`);
+    if (type === 'str') lines.push(`  if (v >= strings) ${fail(SCAN_BAD_STRING)}`);
+    else if (type === 'stack') lines.push(`  if (v >= stacks) ${fail(SCAN_BAD_STACK)}`);
     else if (type !== 'u') throw new Error(`event table: argument type ${type} cannot appear in a timed event`);
-    if (arg === spec.backdatedBy) lines.push('  out.time = time - vr.value;');
+    if (arg === spec.backdatedBy) lines.push('  out.time = out.time - v;');
   }
   lines.push('  return p;', '};');
   return lines.join('\n');
@@ -87,6 +113,31 @@ function builderSource(name: string, spec: EventSpec): string {
   return lines.join('\n');
 }
 
+/**
+ * A filler: the builder's decoding, writing into one object per kind made once (with the same
+ * fields in the same order as the builder's literal), so a consumer that reads each event before
+ * asking for the next makes no object per event.
+ */
+function fillerSource(name: string, spec: EventSpec): string {
+  const lines = ['return function fill(b, p, thread, strings, stacks) {', '  const end = b.length;', '  let v, c;', '  const o = target;', '  o.time = at.time;', '  o.thread = thread;'];
+  const initial = [`kind: ${JSON.stringify(name)}`, 'time: 0', 'thread: 0'];
+  for (const [arg, type] of spec.args) {
+    const field = `o[${JSON.stringify(arg)}]`;
+    const keep = arg !== spec.backdatedBy;
+    if (type === 'f64') {
+      lines.push(keep ? `  ${field} = f64(b, p); p += 8;` : '  p += 8;');
+    } else {
+      // The scanner checked the event: varints of up to three bytes inline, longer ones through `rv`.
+      lines.push('  v = b[p]; if (v < 0x80) p++; else { c = b[p + 1]; v = (v & 0x7f) | ((c & 0x7f) << 7); if (c < 0x80) p += 2; else { c = b[p + 2]; if (c < 0x80) { v |= c << 14; p += 3; } else { p = rv(b, p, end); v = vr.value; } } }');
+      if (type === 'text') lines.push(keep ? `  ${field} = text(b, p, p + v); p += v;` : '  p += v;');
+      else if (keep) lines.push(`  ${field} = ${type === 'u' ? 'v' : type === 'str' ? 'strings[v]' : 'stacks[v]'};`);
+    }
+    if (keep) initial.push(`${JSON.stringify(arg)}: ${type === 'u' || type === 'f64' ? '0' : type === 'stack' ? 'noFrames' : "''"}`);
+  }
+  lines.push('  return o;', '};');
+  return [`const target = { ${initial.join(', ')} };`, ...lines].join('\n');
+}
+
 function generate<T>(make: (name: EventName, spec: EventSpec) => T): readonly (T | undefined)[] {
   const byCode: (T | undefined)[] = new Array(256).fill(undefined);
   for (const name of Object.keys(EVENTS) as EventName[]) {
@@ -98,6 +149,11 @@ function generate<T>(make: (name: EventName, spec: EventSpec) => T): readonly (T
 
 /** Scanners by type byte; undefined where the code is not a timed event. */
 export const SCANNERS = generate((_name, spec) => new Function('rv', 'vr', 'out', scannerSource(spec))(readUvarint, varintResult, scanned) as Scanner);
+
+const NO_FRAMES: readonly StackFrame[] = Object.freeze([]);
+
+/** Fillers by type byte: each returns the same object (of its kind) on every call. */
+export const FILLERS = generate((name, spec) => new Function('rv', 'vr', 'f64', 'text', 'noFrames', 'at', fillerSource(name, spec))(readUvarint, varintResult, readF64, decodeText, NO_FRAMES, fillState) as Filler);
 
 /** Builders by type byte. */
 export const BUILDERS = generate((name, spec) => new Function('rv', 'vr', 'f64', 'text', builderSource(name, spec))(readUvarint, varintResult, readF64, decodeText) as Builder);

@@ -1,7 +1,8 @@
 import { NfrError } from '../errors/errors.js';
-import { BatchKind, CLOCK_FREQUENCY, SPEC_BY_CODE, type ClockSnapshot, type StackFrame } from '../format/events.js';
+import { BatchKind, CLOCK_FREQUENCY, EVENTS, SPEC_BY_CODE, type ClockSnapshot, type StackFrame } from '../format/events.js';
 import { FORMAT_VERSION, hasMagic, MAGIC, readBatchHeader, type BatchHeader } from '../format/header.js';
 import { BATCH_HEADER_BYTES, DEFAULT_MAX_GENERATION_BYTES, HEADER_BYTES, MAX_BATCH_PAYLOAD, MAX_STRING_BYTES } from '../format/limits.js';
+import { decodeText } from '../format/text.js';
 import { readUvarint, varintResult } from '../format/varint.js';
 import { corrupt, decodeRecord, readType, type DecodeState } from './decoders.js';
 import type { ProcessInfo, SyncEvent, TraceEvent } from './events.js';
@@ -64,6 +65,7 @@ interface LastGeneration {
 }
 
 const NO_FRAMES: readonly StackFrame[] = Object.freeze([]);
+const STRING_CODE = EVENTS.string.code;
 const EMPTY_STRINGS: readonly string[] = Object.freeze(['']);
 const EMPTY_STACKS: readonly (readonly StackFrame[])[] = Object.freeze([NO_FRAMES]);
 
@@ -262,22 +264,7 @@ export class TraceDecoder {
         strings.set(thread, threadStrings);
         stacks.set(thread, threadStacks);
       }
-      const state = stateFor(raw, threadStrings, threadStacks);
-      while (state.pos < state.end) {
-        const at = state.pos;
-        const spec = readType(state);
-        if (spec.name === 'string') {
-          const [id, value] = decodeRecord(state, spec) as [number, string];
-          if (id !== threadStrings.length) corrupt(state, at, `string id ${id} out of sequence (expected ${threadStrings.length})`);
-          threadStrings.push(value);
-        } else if (spec.name === 'stack') {
-          const [id, frames] = decodeRecord(state, spec) as [number, readonly StackFrame[]];
-          if (id !== threadStacks.length) corrupt(state, at, `stack id ${id} out of sequence (expected ${threadStacks.length})`);
-          threadStacks.push(frames);
-        } else {
-          corrupt(state, at, `record ${spec.name} cannot appear in a table batch`);
-        }
-      }
+      decodeTable(raw, threadStrings, threadStacks);
       onBatch?.(info(raw, NaN, NaN));
     }
 
@@ -299,34 +286,10 @@ export class TraceDecoder {
       const threadStacks = stacks.get(thread) ?? EMPTY_STACKS;
       const batchIndex = viewBatches.length;
       viewBatches.push({ bytes: raw.bytes, thread, strings: threadStrings, stacks: threadStacks });
-      const bytes = raw.bytes;
-      const end = bytes.length;
-      const fileOffset = raw.offset + BATCH_HEADER_BYTES;
-      let time = raw.header.baseTime;
-      let firstTime = NaN;
-      let previous = run.end > run.start ? columns.times[run.end - 1] : -Infinity;
-      let p = 0;
-      while (p < end) {
-        const scan = SCANNERS[bytes[p]];
-        if (scan === undefined) {
-          const spec = SPEC_BY_CODE[bytes[p]];
-          corruptAt(fileOffset + p, spec === undefined ? `unknown event type ${bytes[p]}` : `record ${spec.name} cannot appear in an event batch`);
-        }
-        const afterTime = readUvarint(bytes, p + 1, end);
-        if (afterTime < 0) corruptAt(fileOffset + p + 1, afterTime === -1 ? 'an event time runs past the end of its batch' : 'an event time is a varint longer than 8 bytes');
-        time += varintResult.value;
-        if (firstTime !== firstTime) firstTime = time;
-        const next = scan(bytes, afterTime, end, time, threadStrings.length, threadStacks.length);
-        if (next < 0) corruptAt(fileOffset + afterTime, scanError(next, SPEC_BY_CODE[bytes[p]]!.name, threadStrings.length, threadStacks.length));
-        const eventTime = scanned.time;
-        if (eventTime < previous) run.sorted = false;
-        previous = eventTime;
-        columns.push(eventTime, batchIndex, p);
-        p = next;
-      }
+      const time = scanBatch(raw, threadStrings.length, threadStacks.length, batchIndex, columns, run);
       run.end = columns.count;
       if (time > lastTime) lastTime = time;
-      onBatch?.(info(raw, firstTime, time));
+      onBatch?.(info(raw, scannedBatch.firstTime, time));
     }
     onBatch?.({ ...info(eogRaw, NaN, NaN), clockTime: trace, declaredBatches: declared, eventsLost });
 
@@ -341,6 +304,98 @@ export class TraceDecoder {
   private syncEvent(generation: number, clock: ClockSnapshot, g: LastGeneration, final: boolean): SyncEvent {
     return { kind: 'sync', time: clock.trace, thread: g.thread, n: ++this.syncs, generation, final, frequency: g.frequency, clock, process: g.process };
   }
+}
+
+/** Reads a table batch into its thread's string and stack tables. */
+function decodeTable(raw: RawBatch, threadStrings: string[], threadStacks: (readonly StackFrame[])[]): void {
+  const state = stateFor(raw, threadStrings, threadStacks);
+  const tableBytes = raw.bytes;
+  const tableEnd = tableBytes.length;
+  while (state.pos < state.end) {
+    const at = state.pos;
+    if (tableBytes[at] === STRING_CODE) {
+      // The common record, well formed, read directly (tables hold a string per log message
+      // or path); anything else goes the general way, which says what is wrong.
+      const afterId = readUvarint(tableBytes, at + 1, tableEnd);
+      if (afterId >= 0 && varintResult.value === threadStrings.length) {
+        const start = readUvarint(tableBytes, afterId, tableEnd);
+        const length = varintResult.value;
+        if (start >= 0 && length <= MAX_STRING_BYTES && start + length <= tableEnd) {
+          threadStrings.push(decodeText(tableBytes, start, start + length));
+          state.pos = start + length;
+          continue;
+        }
+      }
+    }
+    const spec = readType(state);
+    if (spec.name === 'string') {
+      const [id, value] = decodeRecord(state, spec) as [number, string];
+      if (id !== threadStrings.length) corrupt(state, at, `string id ${id} out of sequence (expected ${threadStrings.length})`);
+      threadStrings.push(value);
+    } else if (spec.name === 'stack') {
+      const [id, frames] = decodeRecord(state, spec) as [number, readonly StackFrame[]];
+      if (id !== threadStacks.length) corrupt(state, at, `stack id ${id} out of sequence (expected ${threadStacks.length})`);
+      threadStacks.push(frames);
+    } else {
+      corrupt(state, at, `record ${spec.name} cannot appear in a table batch`);
+    }
+  }
+}
+
+/** The first event time of the batch {@link scanBatch} scanned last (NaN when it had none). */
+const scannedBatch = { firstTime: NaN };
+
+/**
+ * Checks an event batch and adds its events to the columns (and to `run`'s order flag); returns
+ * the time the batch ends at. `strings` and `stacks` are the sizes of its thread's tables. Kept
+ * apart from the rest of a generation's decoding so that the optimizing compiler deals with this
+ * loop alone, rather than recompiling the whole as other parts first run.
+ */
+function scanBatch(raw: RawBatch, strings: number, stacks: number, batchIndex: number, columns: EventColumns, run: { sorted: boolean; start: number; end: number }): number {
+  const bytes = raw.bytes;
+  const end = bytes.length;
+  const fileOffset = raw.offset + BATCH_HEADER_BYTES;
+  let time = raw.header.baseTime;
+  let firstTime = NaN;
+  let previous = run.end > run.start ? columns.times[run.end - 1] : -Infinity;
+  let p = 0;
+  while (p < end) {
+    const scan = SCANNERS[bytes[p]];
+    if (scan === undefined) {
+      const spec = SPEC_BY_CODE[bytes[p]];
+      corruptAt(fileOffset + p, spec === undefined ? `unknown event type ${bytes[p]}` : `record ${spec.name} cannot appear in an event batch`);
+    }
+    // The time delta: up to two bytes inline (most are), longer ones through readUvarint.
+    let afterTime = p + 1;
+    let d0 = 0x80;
+    let d1 = 0x80;
+    if (afterTime + 1 < end) {
+      d0 = bytes[afterTime];
+      d1 = bytes[afterTime + 1];
+    }
+    if (d0 < 0x80) {
+      afterTime++;
+      time += d0;
+    } else if (d1 < 0x80) {
+      afterTime += 2;
+      time += (d0 & 0x7f) | (d1 << 7);
+    } else {
+      afterTime = readUvarint(bytes, p + 1, end);
+      if (afterTime < 0) corruptAt(fileOffset + p + 1, afterTime === -1 ? 'an event time runs past the end of its batch' : 'an event time is a varint longer than 8 bytes');
+      time += varintResult.value;
+    }
+    if (firstTime !== firstTime) firstTime = time;
+    scanned.time = time;
+    const next = scan(bytes, afterTime, end, strings, stacks);
+    if (next < 0) corruptAt(fileOffset + afterTime, scanError(next, SPEC_BY_CODE[bytes[p]]!.name, strings, stacks));
+    const eventTime = scanned.time;
+    if (eventTime < previous) run.sorted = false;
+    previous = eventTime;
+    columns.push(eventTime, batchIndex, p);
+    p = next;
+  }
+  scannedBatch.firstTime = firstTime;
+  return time;
 }
 
 function hasMagicPrefix(data: Uint8Array, length: number): boolean {

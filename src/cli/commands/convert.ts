@@ -2,20 +2,31 @@
  * `nfr convert FILE --to perfetto|chrome [-o OUT]`: a trace to Perfetto protobuf or Chrome
  * Trace Event JSON. Streams: the input is decoded a generation at a time, converted event by
  * event, and written out with backpressure, so memory stays at one generation and a few MB of
- * output whatever the size of the trace.
+ * output whatever the size of the trace. With two cores, a big trace is read and laid out on a
+ * worker thread while this one writes the output (convert-threaded.ts).
  */
 import { createWriteStream, promises as fsp } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { basename, dirname, extname, join } from 'node:path';
 import { createExporter, EXPORT_FORMATS, type ExportFormat, type Exporter } from '../../export/index.js';
+import { GenerationView } from '../../reader/generation-view.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command, CommandIO } from '../command.js';
 import { CliError, OutputClosed, UsageError } from '../errors.js';
-import { openTraceFile, readTraceFile } from '../trace-file.js';
+import { openTraceFile, readTraceItems } from '../trace-file.js';
+import { convertInWorker } from './convert-threaded.js';
 
 /** File extension of each format's output when `-o` is not given. */
 const EXTENSIONS: Record<ExportFormat, string> = { perfetto: '.perfetto-trace', chrome: '.json' };
-/** Output held before waiting for the destination to take it. */
-const HIGH_WATER = 4 << 20;
+/** Output the exporter holds before it is handed to the destination. */
+const HAND_OUT = 1 << 20;
+/**
+ * Traces from this size on are converted on two threads (convert-threaded.ts): below it,
+ * starting the second thread costs about what it saves.
+ */
+const THREADED_BYTES = 8 << 20;
+/** Output queued for the destination before the conversion waits for it. */
+const QUEUED_BYTES = 4 << 20;
 
 const usage = `Usage: nfr convert FILE --to perfetto|chrome [-o OUT] [--allow-truncated]
 
@@ -42,7 +53,11 @@ Examples:
   nfr convert slow-request.nfrt --to perfetto
   nfr convert slow-request.nfrt --to chrome -o - | gzip > trace.json.gz`;
 
-/** Writes to a file created on first use, or to standard output, waiting when it is full. */
+/**
+ * Writes to a file created on first use, or to standard output. Chunks are queued without
+ * waiting until `QUEUED_BYTES` are in flight, so the conversion goes on while the file system
+ * writes (on libuv's pool); each chunk is handed back to `written` once out, to be reused.
+ */
 class ByteOutput {
   private stream: NodeJS.WritableStream | undefined;
   private failure: { code?: string; message?: string } | undefined;
@@ -51,19 +66,23 @@ class ByteOutput {
   constructor(
     readonly path: string,
     private readonly stdout: NodeJS.WritableStream,
+    private readonly written: (chunk: Uint8Array) => void,
   ) {}
 
   get toStdout(): boolean {
     return this.path === '-';
   }
 
-  async write(chunks: (Uint8Array | string)[]): Promise<void> {
+  /** Queues the chunks; returns a promise to wait for when too much is in flight. */
+  write(chunks: Uint8Array[]): Promise<void> | undefined {
+    const stream = this.open();
+    let full = false;
     for (const chunk of chunks) {
-      const stream = this.open();
-      this.bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
-      if (!stream.write(chunk)) await this.drained(stream);
-      this.check();
+      this.bytes += chunk.length;
+      full = !stream.write(chunk, () => this.written(chunk));
     }
+    this.check();
+    return full ? this.drained(stream) : undefined;
   }
 
   /** Ends the file (standard output stays open) once everything is written. */
@@ -89,7 +108,7 @@ class ByteOutput {
 
   private open(): NodeJS.WritableStream {
     if (this.stream === undefined) {
-      const stream: NodeJS.WritableStream = this.toStdout ? this.stdout : createWriteStream(this.path);
+      const stream: NodeJS.WritableStream = this.toStdout ? this.stdout : createWriteStream(this.path, { highWaterMark: QUEUED_BYTES });
       stream.on('error', (err: { code?: string; message?: string }) => {
         this.failure ??= err;
       });
@@ -106,19 +125,25 @@ class ByteOutput {
   }
 
   private async drained(stream: NodeJS.WritableStream): Promise<void> {
-    if (this.failure !== undefined) return;
-    await new Promise<void>((resolve) => {
-      const done = (): void => {
-        stream.off('drain', done);
-        stream.off('error', done);
-        stream.off('close', done);
-        resolve();
-      };
-      stream.on('drain', done);
-      stream.on('error', done);
-      stream.on('close', done);
-    });
+    if (this.failure === undefined) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+        stream.on('close', done);
+      });
+    }
+    this.check();
   }
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function size(bytes: number): string {
@@ -155,15 +180,37 @@ export const convertCommand: Command = {
     // Nothing is created unless the input opens.
     const file = await openTraceFile(input);
     const exporter = createExporter(format);
-    const out = new ByteOutput(outPath, io.stdout);
+    const out = new ByteOutput(outPath, io.stdout, (chunk) => exporter.recycle(chunk));
     let events = 0;
+    // A turn of the event loop after each hand-out even when the output is not full: the file
+    // stream starts its next write only from a callback, and converting a generation takes far
+    // longer than writing a chunk.
+    const handOut = (): Promise<void> | undefined => (exporter.buffered >= HAND_OUT ? (out.write(exporter.take()) ?? nextTurn()) : undefined);
     try {
-      await readTraceFile(file, { allowTruncated: values['allow-truncated'] === true }, (event) => {
-        exporter.event(event);
-        events++;
-        return exporter.buffered >= HIGH_WATER ? out.write(exporter.take()) : undefined;
-      });
-      exporter.finish();
+      const options = { allowTruncated: values['allow-truncated'] === true };
+      if (file.size >= THREADED_BYTES && availableParallelism() >= 2) {
+        // Two cores: reading and the timeline on one, writing the output on the other.
+        events = await convertInWorker(file, options, exporter, handOut);
+      } else {
+        await readTraceItems(file, options, async (items) => {
+          for (const item of items) {
+            if (item instanceof GenerationView) {
+              // Each event is read once, right away: the reader's reused objects save one per event.
+              const count = item.count;
+              for (let i = 0; i < count; i++) {
+                exporter.event(item.transientEvent(i));
+                const pending = handOut();
+                if (pending !== undefined) await pending;
+              }
+              events += count;
+            } else {
+              exporter.event(item);
+              events++;
+            }
+          }
+        });
+        exporter.finish();
+      }
       await out.write(exporter.take());
       await out.close();
     } catch (err) {
