@@ -481,11 +481,11 @@ test('a main thread paused in a debugger: no snapshot, and the debugger\'s pause
             resumedByOther = true;
             return;
           }
-          // Disconnected before this thread ends: the main thread must send it nothing more
-          // (Node 24 aborts the process when it sends a notification to a thread that has exited).
+          // Disconnected before this thread ends, and kept alive until the main thread ends it:
+          // Node (seen on 24) aborts the process when the main thread handles a session's close
+          // after the session's thread has gone.
           session.post('Debugger.disable', () => {
             session.disconnect();
-            clearInterval(alive);
             parentPort.postMessage({ acted, resumedByOther });
           });
         });
@@ -508,9 +508,10 @@ test('a main thread paused in a debugger: no snapshot, and the debugger\'s pause
       // Runs JavaScript (where the debugger's pause lands) until the debugger let the thread go.
       await until(() => debuggerSaw !== undefined, 'the debugger to resume');
       await until(() => reports.length > 0, 'the report');
-      await debuggerThread.terminate();
       await wd.stop();
       await fr.stop();
+      // The main thread ran JavaScript since the debugger closed its session, so it has handled the close.
+      await debuggerThread.terminate();
       print({ debuggerSaw }, wd);
       `,
       dir,

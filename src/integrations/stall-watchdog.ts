@@ -124,7 +124,7 @@ export const Counter = { stalls: 0, snapshots: 1, skipped: 2, errors: 3 } as con
 export type StallWorkerReport = Omit<StallReport, 'bytes'> & { bytes?: ArrayBuffer };
 
 /** @internal What the worker posts. */
-export type StallWorkerMessage = { type: 'ready' } | { type: 'report'; report: StallWorkerReport };
+export type StallWorkerMessage = { type: 'ready' } | { type: 'report'; report: StallWorkerReport } | { type: 'exiting' };
 
 /** The heartbeat's period for a threshold: a quarter of it, between 10 and 250 ms. */
 export function heartbeatInterval(threshold: number): number {
@@ -231,6 +231,12 @@ export function startStallWatchdog(options: StallWatchdogOptions, onReport: (rep
       if (state === 'starting') state = 'on';
       settleReady(state === 'on');
       worker?.unref();
+      return;
+    }
+    if (message.type === 'exiting') {
+      // Answered only once this thread runs JavaScript, so after it has handled every inspector
+      // request the watchdog sent before (a session's close among them): see the worker's exit().
+      worker?.postMessage({ type: 'exit' });
       return;
     }
     const { bytes, ...rest } = message.report;

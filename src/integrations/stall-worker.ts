@@ -362,13 +362,23 @@ function takeMainStack(timeout: number): Promise<MainStack> {
 
 // ---- life ----
 
+/**
+ * Ends the thread once the main thread has answered: closing an inspector session is handled by
+ * the main thread later, through an interrupt, and Node (seen on 24) aborts the process when that
+ * happens after the session's thread has gone. The main thread's answer comes from JavaScript,
+ * which runs after its pending interrupts.
+ */
 function exit(): void {
   if (timer !== undefined) clearTimeout(timer);
   timer = undefined;
-  port.close();
+  post({ type: 'exiting' });
 }
 
 port.on('message', (message: { type?: string }) => {
+  if (message?.type === 'exit') {
+    port.close();
+    return;
+  }
   if (message?.type !== 'stop') return;
   stopping = true;
   if (timer !== undefined) clearTimeout(timer);
