@@ -13,6 +13,7 @@
  * No Node imports: this runs wherever the exporters do.
  */
 import type { StackFrame } from '../format/events.js';
+import { putVarint } from './protobuf-writer.js';
 import { decodeText } from '../format/text.js';
 import type { ProcessInfo, SyncEvent } from '../reader/events.js';
 import { Args, Utf8Text, type TimelineFacts, type TimelineStats, type TimelineWriter, type Track } from './timeline.js';
@@ -54,26 +55,6 @@ const COMMAND_BYTES = 128;
 const SPARE_ROOM = 8192;
 
 const encoder = new TextEncoder();
-
-/** Writes a varint (an integer in [0, 2^53)) into `b` at `p`; returns the position after it. */
-function putVarint(b: Uint8Array, p: number, value: number): number {
-  if (value < 0x80000000) {
-    let v = value | 0;
-    while (v > 0x7f) {
-      b[p++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    b[p++] = v;
-    return p;
-  }
-  let v = value;
-  while (v > 0x7f) {
-    b[p++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  b[p++] = v;
-  return p;
-}
 
 /** {@link putVarint}, with the one-byte case inline at the call site. */
 function vput(b: Uint8Array, p: number, value: number): number {
