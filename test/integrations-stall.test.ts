@@ -207,7 +207,8 @@ test('a request handler that blocks the loop: the snapshot is written while it b
     const finding = analyze(new Reader(bytes)).findings.find((f) => f.rule === 'loop-stalled');
     assert.ok(finding !== undefined, 'a loop-stalled finding');
     assert.match(finding.detail, /was stalled \d+\.\d ms .*stack: .*hashReportsSynchronously \(/);
-    assert.equal(finding.frame?.functionName, 'hashReportsSynchronously');
+    // The pause lands wherever the loop is: in the blocking function or in one it calls.
+    assert.ok(['hashReportsSynchronously', 'snapshotWritten'].includes(finding.frame?.functionName ?? ''), `the finding's frame: ${finding.frame?.functionName}`);
     assert.equal(finding.request, 'GET /reports/42');
 
     // Later, the window holds the stall and the loop source's record of the whole turn.
