@@ -13,6 +13,10 @@ const TASK = Symbol('node-flight-recorder.task');
 /** What the `http` source keeps on a request: at least the id of the request's task. */
 export interface RequestState {
   readonly task: number;
+  /** Trace time (ns) at which the request's start was recorded; negative when unknown. */
+  readonly started?: number;
+  /** Trace time (ns) at which its end was recorded; negative until then or when unknown. */
+  readonly ended?: number;
 }
 
 interface Marked {
@@ -38,6 +42,11 @@ export function bindRequestTask(request: object, state: RequestState): void {
 /** The state the `http` source keeps on a request (or on a response's request), if any. */
 export function requestState(requestOrResponse: object): RequestState | undefined {
   return requestOf(requestOrResponse)[REQUEST_STATE];
+}
+
+/** The state the `http` source keeps on a server request (a request, not a response), if any. */
+export function stateOfRequest(request: object): RequestState | undefined {
+  return (request as Marked)[REQUEST_STATE];
 }
 
 /** The task id of a server request or response object, or 0. */

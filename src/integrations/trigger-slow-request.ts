@@ -1,7 +1,10 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { stateOfRequest } from '../api/request-task.js';
 import { expressRoute } from '../sources/http-route.js';
 import { pathOf } from '../sources/http-text.js';
+import { traceNow } from '../tracer/clock.js';
 
 /** Options of the slow-request trigger. */
 export interface SlowRequestTriggerOptions {
@@ -51,22 +54,47 @@ export function routeMatcher(routes: readonly (string | RegExp)[] | undefined): 
 }
 
 /**
+ * How long a request took, in ms, when its response ends: from the `http` source's record of it
+ * when there is one, else from the trigger's own start time; undefined when neither timed it.
+ */
+function durationOf(request: IncomingMessage & Timed): number | undefined {
+  const own = request[STARTED];
+  if (own !== undefined) return performance.now() - own;
+  const state = stateOfRequest(request);
+  const started = state?.started;
+  if (started === undefined || started < 0) return undefined;
+  // The source's own end, when its handler ran before this one; else now.
+  const ended = state!.ended;
+  return ((ended !== undefined && ended >= 0 ? ended : traceNow()) - started) / 1e6;
+}
+
+/**
  * Watches every `node:http` server request of the process (through diagnostics_channel, so
  * frameworks on top of it too) and calls `fire` for each one slower than the threshold, when its
- * response ends. Costs a timestamp per request. Returns the function that stops watching.
+ * response ends. Returns the function that stops watching.
+ *
+ * Where the `http` source records server requests (it subscribes first when the same recorder
+ * runs it), the trigger times requests with the trace times of their recorded start and end
+ * and reads no clock, and leaves Node's request objects as they are; elsewhere it keeps its own
+ * start time on each request, a timestamp per request.
  */
 export function watchSlowRequests(options: SlowRequestTriggerOptions, fire: (request: SlowRequest) => void, onError: (err: unknown) => void): () => void {
   const matches = routeMatcher(options.routes);
   const onStart = (message: unknown): void => {
-    (message as ExchangeMessage).request[STARTED] = performance.now();
+    try {
+      const request = (message as ExchangeMessage).request;
+      const started = stateOfRequest(request)?.started;
+      if (started !== undefined && started >= 0) return;
+      request[STARTED] = performance.now();
+    } catch (err) {
+      onError(err);
+    }
   };
   const onFinish = (message: unknown): void => {
     try {
       const { request, response } = message as ExchangeMessage;
-      const started = request[STARTED];
-      if (started === undefined) return;
-      const durationMs = performance.now() - started;
-      if (durationMs < options.threshold) return;
+      const durationMs = durationOf(request);
+      if (durationMs === undefined || durationMs < options.threshold) return;
       const path = pathOf(request.url, false);
       const route = expressRoute(request);
       if (!matches(path, route)) return;

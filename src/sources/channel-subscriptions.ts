@@ -8,11 +8,15 @@ export type ChannelHandler = readonly [name: string, onMessage: (message: unknow
  * Subscribes to each channel with its handler wrapped by `ctx.guard` (an exception inside is
  * counted, never thrown into the code that published), and returns the function that
  * unsubscribes them all. Channels that this Node never publishes cost nothing.
+ *
+ * `selfGuarded`: the handlers catch and count their own exceptions (with `ctx.error`), so they
+ * are subscribed as they are, without the wrapper's extra call: for channels published on
+ * every request.
  */
-export function subscribeChannels(ctx: SourceContext, handlers: readonly ChannelHandler[]): () => void {
+export function subscribeChannels(ctx: SourceContext, handlers: readonly ChannelHandler[], selfGuarded = false): () => void {
   const subscribed: [string, (message: unknown, name: string | symbol) => void][] = [];
   for (const [name, onMessage] of handlers) {
-    const guarded = ctx.guard(onMessage);
+    const guarded = selfGuarded ? onMessage : ctx.guard(onMessage);
     diagnosticsChannel.subscribe(name, guarded);
     subscribed.push([name, guarded]);
   }

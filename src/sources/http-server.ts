@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { enterTask } from '../api/current-task.js';
-import { bindRequestTask, requestState, type RequestState } from '../api/request-task.js';
+import { bindRequestTask, requestState, stateOfRequest, type RequestState } from '../api/request-task.js';
 import { nextTaskId } from '../tracer/runtime.js';
 import type { SourceContext } from '../tracer/sources.js';
 import { subscribeChannels } from './channel-subscriptions.js';
@@ -43,6 +43,10 @@ interface Exchange extends RequestState {
   readonly readMark: number;
   /** The connection's `bytesWritten` when the previous exchange on it ended (0 for the first). */
   readonly writeMark: number;
+  /** Trace time of the request's event (see RequestState); -1 when it was not written. */
+  readonly started: number;
+  /** Trace time of the response's event; -1 until then, or when it was not written. */
+  ended: number;
   /** A route learned while the request was handled (Fastify's channel); '' when none. */
   route: string;
   /** The exchange begun before this one on the same connection and still in flight (pipelining). */
@@ -69,12 +73,23 @@ interface ConnectionState {
   current: Exchange | undefined;
   readMark: number;
   writeMark: number;
+  /** The connection's handle when its first request began, or null (see markCounters). */
+  readonly handle: CounterHandle | null;
+}
+
+/** What the byte counters are read from: a libuv stream handle (TCP, pipe, TLS). */
+interface CounterHandle {
+  bytesRead?: unknown;
+  bytesWritten?: unknown;
 }
 
 interface Connection extends Socket {
   [CONNECTION_STATE]?: ConnectionState;
   /** Node's count of bytes handed to the handle, behind the public `bytesWritten`. */
   _bytesDispatched?: unknown;
+  /** The connection's libuv handle, whose counters the public `bytesRead`/`bytesWritten` read. */
+  _handle?: CounterHandle | null;
+  _readableState?: { destroyed?: unknown } | null;
 }
 
 let recording: { closed(exchange: Exchange): void } | undefined;
@@ -114,13 +129,31 @@ function finite(value: unknown): number {
 }
 
 /**
- * Bytes written on a connection: what Node's public `bytesWritten` computes (bytes handed to
- * the handle plus bytes still buffered), without the copy of the write buffer that getter makes
- * on every call. Falls back to the getter where the private count is missing.
+ * Sets the connection's marks to its byte counters now: bytes read, and bytes written as Node's
+ * public `bytesWritten` computes them (bytes handed to the handle plus bytes still buffered),
+ * without the copy of the write buffer that getter makes on every call.
+ *
+ * Node's getters (`bytesRead`, `_bytesDispatched`) return `_handle.bytesRead` and
+ * `_handle.bytesWritten`, reading `_handle` twice each, and `_handle` is itself a getter over a
+ * symbol property whose load site is megamorphic (every kind of stream goes through it): four
+ * slow loads per request. So the handle is read once per connection, when its first request
+ * begins, and its counters are taken directly while the connection is not destroyed: a
+ * connection's handle changes only when it is destroyed (Node sets `_handle` to null then,
+ * after marking the stream destroyed, and keeps the final counts for its getters). A destroyed
+ * connection, or one without a handle (a stream that is not a net.Socket), goes through the
+ * getters.
  */
-function bytesWritten(socket: Connection): number {
+function markCounters(socket: Connection, state: ConnectionState): void {
+  const handle = state.handle;
+  if (handle !== null && socket._readableState?.destroyed === false) {
+    const written = handle.bytesWritten;
+    state.readMark = finite(handle.bytesRead);
+    state.writeMark = typeof written === 'number' ? written + finite(socket.writableLength) : finite(socket.bytesWritten);
+    return;
+  }
   const dispatched = socket._bytesDispatched;
-  return typeof dispatched === 'number' ? dispatched + finite(socket.writableLength) : finite(socket.bytesWritten);
+  state.readMark = finite(socket.bytesRead);
+  state.writeMark = typeof dispatched === 'number' ? dispatched + finite(socket.writableLength) : finite(socket.bytesWritten);
 }
 
 /** Starts recording server requests; returns the function that stops it. */
@@ -136,10 +169,9 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     let written = 0;
     const state = socket?.[CONNECTION_STATE];
     if (socket !== null && state !== undefined) {
-      read = finite(socket.bytesRead);
-      written = bytesWritten(socket);
-      state.readMark = read;
-      state.writeMark = written;
+      markCounters(socket, state);
+      read = state.readMark;
+      written = state.writeMark;
       if (state.current === exchange) state.current = exchange.previous;
     }
     let route = exchange.route;
@@ -154,11 +186,20 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     const response = exchange.response;
     const status = error === '' || response.headersSent ? response.statusCode : 0;
     // The response ends the request's task: one event, not two (this runs for every request).
-    tracer.httpResponse(exchange.task, status, Math.max(0, read - exchange.readMark), Math.max(0, written - exchange.writeMark), route, error);
+    exchange.ended = tracer.httpResponse(exchange.task, status, Math.max(0, read - exchange.readMark), Math.max(0, written - exchange.writeMark), route, error) ?? -1;
   };
 
+  // The handlers catch their own exceptions (see subscribeChannels' selfGuarded): two channels
+  // published on every request, where the guard's wrapper would cost a call each.
   const onRequestStart = (message: unknown): void => {
-    const { request, response, socket } = message as ServerRequestMessage;
+    try {
+      requestStarted(message as ServerRequestMessage);
+    } catch (err) {
+      ctx.error(err);
+    }
+  };
+
+  const requestStarted = ({ request, response, socket }: ServerRequestMessage): void => {
     const method = typeof request.method === 'string' ? request.method : '';
     const path = pathOf(request.url, options.keepQuery);
     // The request is a task by itself: httpRequest begins it (no taskBegin), which saves an event
@@ -166,12 +207,14 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     const task = nextTaskId();
     const connection = (socket ?? request.socket ?? null) as Connection | null;
     const remote = options.remoteAddress ? (connection?.remoteAddress ?? '') : '';
-    tracer.httpRequest(task, method, path, '', remote);
+    // The event's time is kept: the slow-request trigger times requests with it.
+    const started = tracer.httpRequest(task, method, path, '', remote) ?? -1;
     let state: ConnectionState | undefined;
     if (connection !== null) {
       state = connection[CONNECTION_STATE];
       if (state === undefined) {
-        state = { current: undefined, readMark: 0, writeMark: 0 };
+        const handle = connection._handle;
+        state = { current: undefined, readMark: 0, writeMark: 0, handle: handle ? handle : null };
         connection[CONNECTION_STATE] = state;
         connection.once('close', onConnectionClose);
       }
@@ -182,6 +225,8 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
       socket: connection,
       readMark: state?.readMark ?? 0,
       writeMark: state?.writeMark ?? 0,
+      started,
+      ended: -1,
       route: '',
       previous: state?.current,
       done: false,
@@ -195,17 +240,25 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
   };
 
   const onResponseFinish = (message: unknown): void => {
-    const { request } = message as ServerRequestMessage;
-    const exchange = requestState(request) as Exchange | undefined;
-    if (exchange !== undefined && !exchange.done) end(exchange, request, '');
+    try {
+      const request = (message as ServerRequestMessage).request;
+      const exchange = stateOfRequest(request) as Exchange | undefined;
+      if (exchange !== undefined && !exchange.done) end(exchange, request, '');
+    } catch (err) {
+      ctx.error(err);
+    }
   };
 
   const onFastifyHandler = (message: unknown): void => {
-    const m = message as Parameters<typeof fastifyRoute>[0] & { reply?: { raw?: unknown } };
-    const raw = m.reply?.raw;
-    if (raw === null || typeof raw !== 'object') return;
-    const exchange = requestState(raw) as Exchange | undefined;
-    if (exchange !== undefined) exchange.route = fastifyRoute(m);
+    try {
+      const m = message as Parameters<typeof fastifyRoute>[0] & { reply?: { raw?: unknown } };
+      const raw = m.reply?.raw;
+      if (raw === null || typeof raw !== 'object') return;
+      const exchange = requestState(raw) as Exchange | undefined;
+      if (exchange !== undefined) exchange.route = fastifyRoute(m);
+    } catch (err) {
+      ctx.error(err);
+    }
   };
 
   const closed = ctx.guard((exchange: Exchange) => {
@@ -218,7 +271,7 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     ['http.server.request.start', onRequestStart],
     ['http.server.response.finish', onResponseFinish],
     ['tracing:fastify.request.handler:start', onFastifyHandler],
-  ]);
+  ], true);
   return () => {
     unsubscribe();
     // Connections still open keep their 'close' listener, which then only forgets their

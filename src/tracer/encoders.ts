@@ -19,9 +19,12 @@ type ArgValues<A> = { [I in keyof A]: A[I] extends readonly [string, infer T ext
 /**
  * One method per timed event, with the event's arguments in table order. A backdated event
  * (one with `backdatedBy`) takes, in place of that argument, the trace time at which it began.
+ * Each returns the trace time it wrote the event at (ns, unrounded), or undefined when it wrote
+ * nothing (tracing off, or the event dropped): a caller that also needs the time of what it
+ * records (the `http` source, for the slow-request trigger) reads no clock of its own.
  */
 export type Emitters = {
-  [K in TimedEventName]: (...args: ArgValues<(typeof EVENTS)[K]['args']>) => void;
+  [K in TimedEventName]: (...args: ArgValues<(typeof EVENTS)[K]['args']>) => number | undefined;
 };
 
 /** What a generated encoder needs from the thread's tracer. */
@@ -61,6 +64,21 @@ function maxArgBytes(type: ArgType): number {
     default:
       throw new Error(`event table: argument type ${type} cannot appear in a timed event`);
   }
+}
+
+/**
+ * Lines writing the unsigned varint `value` at `p` (see putUvarint): values below 2^28, almost
+ * all ids, deltas and sizes, are written in place, and only larger ones call putUvarint. Written
+ * out rather than called because TurboFan's inlining budget for an encoder ran out after a few
+ * putUvarint calls, leaving `begin`, the clock and the time delta as real calls on every event.
+ */
+function varintLines(value: string): string[] {
+  return [
+    `  v = ${value};`,
+    '  if (v < 0x80) b[p++] = v;',
+    '  else if (v < 0x10000000) { do { b[p++] = (v & 0x7f) | 0x80; v >>>= 7; } while (v >= 0x80); b[p++] = v; }',
+    '  else p = putUvarint(b, p, v);',
+  ];
 }
 
 function identifier(name: string): string {
@@ -104,13 +122,14 @@ export function encoderSource(name: string, spec: EventSpec): string {
   lines.push(`  b[w.pos++] = ${spec.code};`);
   lines.push('  w.putTime(time);');
   lines.push('  let p = w.pos;');
+  lines.push('  let v = 0;');
   spec.args.forEach(([argName, type], i) => {
     if (argName === spec.backdatedBy) {
-      lines.push(`  p = putUvarint(b, p, ${params[i]} < time ? Math.round(time - ${params[i]}) : 0);`);
+      lines.push(...varintLines(`${params[i]} < time ? Math.round(time - ${params[i]}) : 0`));
     } else if (type === 'u') {
-      lines.push(`  p = putUvarint(b, p, ${params[i]});`);
+      lines.push(...varintLines(params[i]));
     } else if (type === 'str' || type === 'stack') {
-      lines.push(`  p = putUvarint(b, p, a${i});`);
+      lines.push(...varintLines(`a${i}`));
     } else if (type === 'text') {
       lines.push(`  p = putText(b, p, ${params[i]});`);
     } else if (type === 'f64') {
@@ -120,7 +139,7 @@ export function encoderSource(name: string, spec: EventSpec): string {
     }
   });
   lines.push('  w.pos = p;');
-  lines.push('  if (w.commit()) return;');
+  lines.push('  if (w.commit()) return time;');
   lines.push('  }');
   lines.push('};');
   return lines.join('\n');

@@ -27,8 +27,15 @@ export class ThreadTracer {
   private stacksByArray = new WeakMap<readonly StackFrame[], number>();
   private nextStack = 1;
   private nextRegion = 1;
-  /** The encoders' one-entry string caches, one slot per string argument of the table (see encoders.ts). */
-  readonly cachedStrings: (string | undefined)[] = new Array<string | undefined>(STRING_CACHE_SLOTS.size).fill(undefined);
+  /**
+   * The encoders' one-entry string caches, one slot per string argument of the table (see
+   * encoders.ts). An empty slot holds '' with id 0, the one entry that is right in every
+   * generation (the empty string is always id 0, see defineString): so the slots only ever hold
+   * strings, and each encoder's comparison is a string comparison (a pointer check when the
+   * strings are the same), not the generic one it compiled to when empty slots held undefined.
+   * Made without holes (not `new Array(n)`), so reading a slot needs no hole check either.
+   */
+  readonly cachedStrings: string[] = Array.from({ length: STRING_CACHE_SLOTS.size }, () => '');
   readonly cachedIds = new Int32Array(STRING_CACHE_SLOTS.size);
   /** Called at the start of an event when a writer asked for an early generation end (main thread only). */
   onAdvanceRequest: (() => void) | undefined;
@@ -54,7 +61,8 @@ export class ThreadTracer {
 
   /** Empties the encoders' per-argument string caches (ids are per generation). */
   private clearStringCaches(): void {
-    this.cachedStrings.fill(undefined);
+    this.cachedStrings.fill('');
+    this.cachedIds.fill(0);
   }
 
   /** True while tracing is on. Starts a new generation's tables when the generation changed. */
