@@ -5,6 +5,7 @@ import { toolsThroughput } from './tools.js';
 import { convertThroughput } from './convert.js';
 import { loadBenchmark } from './load/load.js';
 import { memoryBenchmark } from './load/memory.js';
+import { loadPartsBenchmark } from './load/parts.js';
 import { asyncHooksCost } from './async-hooks-cost.js';
 import { viewerBenchmark } from './viewer.js';
 
@@ -26,6 +27,8 @@ const suites: Record<string, () => Promise<string>> = {
   viewer: viewerBenchmark,
   /** HTTP load against child-process servers: ~6–7 min. */
   load: loadBenchmark,
+  /** What each source of the default level costs, and Node's share of it, inside one loaded server: ~6 min. */
+  'load-parts': loadPartsBenchmark,
   /** A 10 MiB recorder under the same load for 2 min: ~2.5 min. */
   memory: memoryBenchmark,
 };

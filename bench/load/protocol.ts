@@ -30,7 +30,20 @@ export type Command =
   | { id: number; cmd: 'stream-start'; file: string }
   | { id: number; cmd: 'stream-stop' }
   | { id: number; cmd: 'snapshot'; file: string }
+  | { id: number; cmd: 'part'; part: Part }
   | { id: number; cmd: 'exit' };
+
+/**
+ * What the `load-parts` suite switches on inside one running `none` server, one at a time, to
+ * find what each part of the default level costs: nothing; Node's own machinery that our
+ * sources make run (a do-nothing subscriber on the two diagnostics channels Node publishes per
+ * server request; a do-nothing PerformanceObserver of gc entries); or a FlightRecorder with the
+ * given options.
+ */
+export type Part = { kind: 'nothing' } | { kind: 'http-channels' } | { kind: 'gc-observer' } | { kind: 'recorder'; options: import('../../src/index.js').FlightRecorderOptions };
+
+/** The two channels Node publishes on for every server request (the http source's). */
+export const SERVER_REQUEST_CHANNELS = ['http.server.request.start', 'http.server.response.finish'] as const;
 
 /** What the server reports about itself. */
 export interface ServerStatus {

@@ -6,13 +6,15 @@
  * Variants: none | default | detailed | cpu (our FlightRecorder at that level, 10 MiB) |
  * otel (OpenTelemetry's Node SDK, HTTP instrumentation, in-memory exporter) |
  * trace-events (no recorder here; the parent starts node with --trace-event-categories).
+ * In the none variant the `part` command switches one measured part on at a time (load-parts).
  */
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { createWriteStream } from 'node:fs';
 import { createRequire } from 'node:module';
 import type * as Http from 'node:http';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { finished } from 'node:stream/promises';
-import { isOurs, VARIANTS, type Command, type Reply, type ServerStatus, type Variant } from './protocol.js';
+import { isOurs, SERVER_REQUEST_CHANNELS, VARIANTS, type Command, type Part, type Reply, type ServerStatus, type Variant } from './protocol.js';
 
 const variant = process.argv[2] as Variant;
 if (!(VARIANTS as readonly string[]).includes(variant) || process.send === undefined) {
@@ -145,6 +147,39 @@ function status(gc: boolean): ServerStatus {
 
 let stream: import('node:fs').WriteStream | undefined;
 
+/** The load-parts suite's part now switched on, and how to switch it off. */
+let stopPart: (() => Promise<void>) | undefined;
+const ignore = (): void => undefined;
+
+async function switchPart(part: Part): Promise<void> {
+  if (variant !== 'none') throw new Error(`parts are switched in the none variant, not ${variant}`);
+  await stopPart?.();
+  stopPart = undefined;
+  switch (part.kind) {
+    case 'nothing':
+      return;
+    case 'http-channels':
+      for (const name of SERVER_REQUEST_CHANNELS) diagnosticsChannel.subscribe(name, ignore);
+      stopPart = async () => {
+        for (const name of SERVER_REQUEST_CHANNELS) diagnosticsChannel.unsubscribe(name, ignore);
+      };
+      return;
+    case 'gc-observer': {
+      const observer = new PerformanceObserver(ignore);
+      observer.observe({ entryTypes: ['gc'] });
+      stopPart = async () => observer.disconnect();
+      return;
+    }
+    case 'recorder': {
+      lib ??= await import('../../src/index.js');
+      const partRecorder = new lib.FlightRecorder(part.options);
+      partRecorder.start();
+      stopPart = () => partRecorder.stop();
+      return;
+    }
+  }
+}
+
 async function run(command: Command): Promise<Reply> {
   switch (command.cmd) {
     case 'status':
@@ -172,7 +207,11 @@ async function run(command: Command): Promise<Reply> {
       await finished(out);
       return { type: 'done', id: command.id, bytes };
     }
+    case 'part':
+      await switchPart(command.part);
+      return { type: 'done', id: command.id };
     case 'exit':
+      await stopPart?.();
       server.close();
       server.closeAllConnections();
       await recorder?.stop();
