@@ -160,10 +160,13 @@ export class ServerProcess {
   }
 }
 
-/** Runs the load generator against `options.port` and returns what it measured. */
-export function runLoad(options: LoadOptions): Promise<LoadResult> {
+/**
+ * Runs the load generator against `options.port` and returns what it measured. Aborting
+ * `signal` ends the generator early (its promise then rejects).
+ */
+export function runLoad(options: LoadOptions, signal?: AbortSignal): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [CLIENT, JSON.stringify(options)], { timeout: (options.duration + 60) * 1000, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLIENT, JSON.stringify(options)], { timeout: (options.duration + 60) * 1000, maxBuffer: 1 << 20, signal }, (err, stdout, stderr) => {
       if (err) {
         reject(new Error(`load generator failed: ${err.message}\n${stderr}`));
         return;

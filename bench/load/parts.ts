@@ -45,7 +45,9 @@ export async function loadPartsBenchmark(): Promise<string> {
   const server = await ServerProcess.start({ variant: 'none' });
   const cpu: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   try {
-    const load = runLoad({ port: server.port, connections, duration: loadSeconds });
+    // The load runs until the rounds are done (then it is stopped), or at most loadSeconds.
+    const stopLoad = new AbortController();
+    const load = runLoad({ port: server.port, connections, duration: loadSeconds }, stopLoad.signal);
     let loadDone = false;
     void load.then(() => (loadDone = true), () => (loadDone = true));
     // Warm-up: the application's code compiled, and every part started once.
@@ -66,9 +68,9 @@ export async function loadPartsBenchmark(): Promise<string> {
       }
       progress(`load-parts: round ${round + 1}/${rounds}`);
     }
-    await server.ask({ cmd: 'part', part: { kind: 'nothing' } });
-    await server.stop();
+    stopLoad.abort();
     await load.catch(() => undefined);
+    await server.ask({ cmd: 'part', part: { kind: 'nothing' } });
   } finally {
     await server.stop();
   }
