@@ -27,7 +27,7 @@ const suites: Record<string, () => Promise<string>> = {
   viewer: viewerBenchmark,
   /** HTTP load against child-process servers: ~6–7 min. */
   load: loadBenchmark,
-  /** What each source of the default level costs, and Node's share of it, inside one loaded server: ~6 min. */
+  /** What each source of the default level costs, and Node's share of it, inside one loaded server: ~7 min. */
   'load-parts': loadPartsBenchmark,
   /** A 10 MiB recorder under the same load for 2 min: ~2.5 min. */
   memory: memoryBenchmark,

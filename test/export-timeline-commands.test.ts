@@ -87,33 +87,27 @@ test('strings and times come back exactly: non-ASCII, lone surrogates, empty, lo
   const { writer } = throughCommands(recorder, 1 << 12);
   const track: Track = { uuid: 3, kind: 'thread', name: 'main', parent: undefined, thread: 0, category: '' };
   const lane: Track = { uuid: 4, kind: 'lane', name: 'Tasks \u{1F600}', parent: track, thread: 0, category: 'task' };
-  writer.declare(track);
-  writer.declare(lane);
   const strings = ['', 'plain', 'é "quoted" \\ \n', '\u{1F600} emoji', 'lone \ud800 high', 'lone \udc00 low', '\u0000\u007f\u0080\u00ff', 'x'.repeat(50_000), '\ud800'.repeat(3000)];
-  const args = new Args();
-  for (const s of strings) {
-    args.clear().add(s, s).add('n', -0).add('big', 2 ** 53 - 1).add('frac', 0.1).add('yes', true).add('no', false);
-    writer.instant(track, 0, -12.5, s, s, args, 7, 2 ** 40, [{ functionName: s, url: s, line: 3, column: 2 ** 31 }]);
-    writer.slice(lane, 1, 2 ** 52, 1e15, 1e15 + 1, s, s, args, 0, -1);
-  }
-  // More distinct kept names than the writer keeps: both sides start their list over.
-  // Times: whole, fractional, negative, -0, far apart, huge, not finite.
-  for (const t of [0, 5, 3, -0, -7.5, 1e15, 2 ** 53 - 1, -(2 ** 53), 2 ** 60, 1.5e300, NaN, Infinity, -Infinity, 12]) writer.counter(track, 0, t, t);
-  for (let i = 0; i < 70_000; i++) writer.slice(track, 0, 0, i, i + 1, `name ${i}`, 'c', args.clear(), 0, -1);
-  writer.slice(track, 0, 0, 1, 2, 'name 5', 'c', args.clear(), 0, -1);
-  writer.end();
+  // The same calls go through the commands and straight to the expected recorder.
+  const makeCalls = (writer: TimelineWriter): void => {
+    writer.declare(track);
+    writer.declare(lane);
+    const args = new Args();
+    for (const s of strings) {
+      args.clear().add(s, s).add('n', -0).add('big', 2 ** 53 - 1).add('frac', 0.1).add('yes', true).add('no', false);
+      writer.instant(track, 0, -12.5, s, s, args, 7, 2 ** 40, [{ functionName: s, url: s, line: 3, column: 2 ** 31 }]);
+      writer.slice(lane, 1, 2 ** 52, 1e15, 1e15 + 1, s, s, args, 0, -1);
+    }
+    // Times: whole, fractional, negative, -0, far apart, huge, not finite.
+    for (const t of [0, 5, 3, -0, -7.5, 1e15, 2 ** 53 - 1, -(2 ** 53), 2 ** 60, 1.5e300, NaN, Infinity, -Infinity, 12]) writer.counter(track, 0, t, t);
+    // More distinct kept names than the writer keeps: both sides start their list over.
+    for (let i = 0; i < 70_000; i++) writer.slice(track, 0, 0, i, i + 1, `name ${i}`, 'c', args.clear(), 0, -1);
+    writer.slice(track, 0, 0, 1, 2, 'name 5', 'c', args.clear(), 0, -1);
+    writer.end();
+  };
+  makeCalls(writer);
   const expected = new Recorder();
-  expected.declare(track);
-  expected.declare(lane);
-  for (const s of strings) {
-    args.clear().add(s, s).add('n', -0).add('big', 2 ** 53 - 1).add('frac', 0.1).add('yes', true).add('no', false);
-    expected.instant(track, 0, -12.5, s, s, args, 7, 2 ** 40, [{ functionName: s, url: s, line: 3, column: 2 ** 31 }]);
-    expected.slice(lane, 1, 2 ** 52, 1e15, 1e15 + 1, s, s, args, 0, -1);
-  }
-  for (const t of [0, 5, 3, -0, -7.5, 1e15, 2 ** 53 - 1, -(2 ** 53), 2 ** 60, 1.5e300, NaN, Infinity, -Infinity, 12]) expected.counter(track, 0, t, t);
-  for (let i = 0; i < 70_000; i++) expected.slice(track, 0, 0, i, i + 1, `name ${i}`, 'c', args.clear(), 0, -1);
-  expected.slice(track, 0, 0, 1, 2, 'name 5', 'c', args.clear(), 0, -1);
-  expected.end();
+  makeCalls(expected);
   assert.equal(recorder.calls.length, expected.calls.length);
   for (let i = 0; i < expected.calls.length; i++) assert.deepEqual(recorder.calls[i], expected.calls[i], `call ${i}`);
   assert.ok(Object.is(((recorder.calls[2] as unknown[])[6] as unknown[][])[1][1], -0), '-0 stays -0');

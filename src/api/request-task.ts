@@ -44,11 +44,6 @@ export function requestState(requestOrResponse: object): RequestState | undefine
   return requestOf(requestOrResponse)[REQUEST_STATE];
 }
 
-/** The state the `http` source keeps on a server request (a request, not a response), if any. */
-export function stateOfRequest(request: object): RequestState | undefined {
-  return (request as Marked)[REQUEST_STATE];
-}
-
 /** The task id of a server request or response object, or 0. */
 export function taskIdOf(requestOrResponse: object): number {
   return requestOf(requestOrResponse)[REQUEST_STATE]?.task ?? 0;

@@ -16,6 +16,24 @@ const utf8Write: Utf8Write =
   };
 
 /**
+ * Resolves when `stream` takes writes again ('drain'), or will never ('error', 'close'): the
+ * caller checks which. Listeners are removed either way.
+ */
+export function writable(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('error', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('error', done);
+    stream.on('close', done);
+  });
+}
+
+/**
  * Buffered text output to a stream, for commands that print a lot (`nfr dump`): lines are
  * gathered into 64 KiB chunks, the stream's backpressure is awaited, and a reader that went
  * away (EPIPE, as with `| head`) stops the command through {@link OutputClosed} instead of
@@ -74,17 +92,7 @@ export class Output {
   private async send(bytes: Uint8Array): Promise<void> {
     this.check();
     if (this.stream.write(bytes)) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.stream.off('drain', done);
-        this.stream.off('close', done);
-        this.stream.off('error', done);
-        resolve();
-      };
-      this.stream.on('drain', done);
-      this.stream.on('close', done);
-      this.stream.on('error', done);
-    });
+    await writable(this.stream);
     this.check();
   }
 

@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { stateOfRequest } from '../api/request-task.js';
+import { requestState } from '../api/request-task.js';
 import { expressRoute } from '../sources/http-route.js';
 import { pathOf } from '../sources/http-text.js';
 import { traceNow } from '../tracer/clock.js';
@@ -60,7 +60,7 @@ export function routeMatcher(routes: readonly (string | RegExp)[] | undefined): 
 function durationOf(request: IncomingMessage & Timed): number | undefined {
   const own = request[STARTED];
   if (own !== undefined) return performance.now() - own;
-  const state = stateOfRequest(request);
+  const state = requestState(request);
   const started = state?.started;
   if (started === undefined || started < 0) return undefined;
   // The source's own end, when its handler ran before this one; else now.
@@ -83,7 +83,7 @@ export function watchSlowRequests(options: SlowRequestTriggerOptions, fire: (req
   const onStart = (message: unknown): void => {
     try {
       const request = (message as ExchangeMessage).request;
-      const started = stateOfRequest(request)?.started;
+      const started = requestState(request)?.started;
       if (started !== undefined && started >= 0) return;
       request[STARTED] = performance.now();
     } catch (err) {

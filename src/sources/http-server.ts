@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { enterTask } from '../api/current-task.js';
-import { bindRequestTask, requestState, stateOfRequest, type RequestState } from '../api/request-task.js';
+import { bindRequestTask, requestState, type RequestState } from '../api/request-task.js';
 import { nextTaskId } from '../tracer/runtime.js';
 import type { SourceContext } from '../tracer/sources.js';
 import { subscribeChannels } from './channel-subscriptions.js';
@@ -242,7 +242,7 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
   const onResponseFinish = (message: unknown): void => {
     try {
       const request = (message as ServerRequestMessage).request;
-      const exchange = stateOfRequest(request) as Exchange | undefined;
+      const exchange = requestState(request) as Exchange | undefined;
       if (exchange !== undefined && !exchange.done) end(exchange, request, '');
     } catch (err) {
       ctx.error(err);

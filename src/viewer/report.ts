@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { CliError } from '../cli/errors.js';
+import { writable } from '../cli/output.js';
 import { fileError } from '../cli/trace-file.js';
 import { inlineScript, reportParts } from './page.js';
 
@@ -29,19 +30,7 @@ export async function writeReport(options: { file: string; name: string; bundle:
   const write = async (text: string): Promise<void> => {
     if (failure !== undefined) throw failure;
     written += Buffer.byteLength(text);
-    if (!out.write(text)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          out.off('drain', done);
-          out.off('error', done);
-          out.off('close', done);
-          resolve();
-        };
-        out.on('drain', done);
-        out.on('error', done);
-        out.on('close', done);
-      });
-    }
+    if (!out.write(text)) await writable(out);
     if (failure !== undefined) throw failure;
   };
   let input: Awaited<ReturnType<typeof open>> | undefined;

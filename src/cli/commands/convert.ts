@@ -13,6 +13,7 @@ import { GenerationView } from '../../reader/generation-view.js';
 import { parseCommandArgs } from '../args.js';
 import type { Command, CommandIO } from '../command.js';
 import { CliError, OutputClosed, UsageError } from '../errors.js';
+import { writable } from '../output.js';
 import { openTraceFile, readTraceItems } from '../trace-file.js';
 import { convertInWorker } from './convert-threaded.js';
 
@@ -125,19 +126,7 @@ class ByteOutput {
   }
 
   private async drained(stream: NodeJS.WritableStream): Promise<void> {
-    if (this.failure === undefined) {
-      await new Promise<void>((resolve) => {
-        const done = (): void => {
-          stream.off('drain', done);
-          stream.off('error', done);
-          stream.off('close', done);
-          resolve();
-        };
-        stream.on('drain', done);
-        stream.on('error', done);
-        stream.on('close', done);
-      });
-    }
+    if (this.failure === undefined) await writable(stream);
     this.check();
   }
 }
