@@ -1,3 +1,6 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { eventCost } from './event-cost.js';
 import { readerThroughput } from './reader.js';
 import { snapshotCost } from './snapshot.js';
@@ -10,8 +13,9 @@ import { asyncHooksCost } from './async-hooks-cost.js';
 import { viewerBenchmark } from './viewer.js';
 
 /**
- * `npm run bench [suite ...]`: runs the benchmark suites and prints their tables in markdown,
- * ready for docs/benchmarks.md. Suites run one after another, never in parallel.
+ * `npm run bench [--node <major>] [suite ...]`: runs the benchmark suites and prints their tables
+ * in markdown, ready for docs/benchmarks.md. Suites run one after another, never in parallel.
+ * `--node 24` runs them on Node 24 (installed into .ci/node-24 on first use).
  */
 const suites: Record<string, () => Promise<string>> = {
   events: eventCost,
@@ -33,7 +37,25 @@ const suites: Record<string, () => Promise<string>> = {
   memory: memoryBenchmark,
 };
 
-const wanted = process.argv.slice(2);
+const args = process.argv.slice(2);
+const nodeFlag = args.indexOf('--node');
+if (nodeFlag >= 0) {
+  // `--node <major>`: the same suites on another Node line, installed by the CI's script from the
+  // npm registry's `node` package; its directory goes first on PATH so that the servers and load
+  // generators the suites start (through process.execPath or `node`) run on it too.
+  const major = args[nodeFlag + 1];
+  if (major === undefined || !/^\d+$/.test(major)) {
+    console.error('--node takes a major version, e.g. --node 24');
+    process.exit(2);
+  }
+  args.splice(nodeFlag, 2);
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const bin = execFileSync(join(root, '.ci/install-node.sh'), [major], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim();
+  const child = spawnSync(join(bin, 'node'), [fileURLToPath(import.meta.url), ...args], { stdio: 'inherit', env: { ...process.env, PATH: `${bin}${delimiter}${process.env.PATH ?? ''}` } });
+  process.exit(child.status ?? 1);
+}
+
+const wanted = args;
 const unknown = wanted.filter((w) => !(w in suites));
 if (unknown.length > 0) {
   console.error(`unknown suite(s): ${unknown.join(', ')}; known: ${Object.keys(suites).join(', ')}`);

@@ -3,6 +3,8 @@ import http, { type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FlightRecorder, Reader, trace, validate, type EventOf, type TraceEvent } from '../src/index.js';
 import { asyncContextFrameActive, implicitTaskEnabled } from '../src/api/current-task.js';
 import { recordSnapshot } from './helpers/record.js';
@@ -149,4 +151,47 @@ test('the implicit task follows the recorders that ask for it, and a request in 
   }
   assert.equal(implicitTaskEnabled(), false, 'off again once every recorder stopped');
   assert.equal(trace.currentTask(), undefined);
+});
+
+test('the implicit task keeps no request alive after its response, on idle kept-alive connections', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const requests: WeakRef<object>[] = [];
+  const server = await listen(async (req, res) => {
+    requests.push(new WeakRef(req));
+    await null;
+    res.end(trace.currentTask() === trace.taskOf(req) ? 'same' : 'different');
+  });
+  const recorder = new FlightRecorder({ level: 'none', sources: { http: { implicitTask: true } } });
+  const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 2 });
+  try {
+    recorder.start();
+    // Rounds of two requests at once over two kept-alive connections: each round's requests are
+    // the latest of their connections, which the context used to keep alive as long as the
+    // connection stayed open.
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all([get(`${server.origin}/item/${round}a?q=1`, keepAlive), get(`${server.origin}/item/${round}b`, keepAlive)]);
+      assert.deepEqual(answers, ['same', 'same'], 'currentTask() is the object taskOf(req) returns');
+    }
+    assert.equal(trace.currentTask(), undefined);
+    assert.equal(keepAlive.freeSockets[Object.keys(keepAlive.freeSockets)[0]]?.length, 2, 'both connections stay open, idle');
+    // A few collections, with turns of the loop between them for Node's own deferred clean-up.
+    // A collection never runs in the job that dereferenced a WeakRef: deref() keeps the target
+    // alive until that job ends.
+    const latest = requests.slice(-2);
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    let freed: boolean[] = [];
+    for (let i = 0; i < 10; i++) {
+      await turn();
+      gc();
+      await turn();
+      freed = latest.map((r) => r.deref() === undefined);
+      if (!freed.includes(false)) break;
+    }
+    assert.deepEqual(freed, [true, true], 'the latest request of each connection was freed');
+  } finally {
+    keepAlive.destroy();
+    await recorder.stop();
+    await server.close();
+  }
 });

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { requestTask, taskIdOf } from './request-task.js';
+import type { RequestTaskRef } from './request-task.js';
 import type { Task } from './task.js';
 
 /**
@@ -37,10 +37,10 @@ export const asyncContextFrameActive: boolean = (() => {
 })();
 
 /**
- * Holds the request whose task is current: an object that exists anyway, so entering a
- * request's task allocates nothing, and `currentTask()` can be the very object `taskOf(req)` is.
+ * Holds the current request's task reference: not the request itself, which the context would
+ * keep alive past its end (see RequestTaskRef). `currentTask()` is the very object `taskOf(req)` is.
  */
-let storage: AsyncLocalStorage<object> | undefined;
+let storage: AsyncLocalStorage<RequestTaskRef> | undefined;
 let users = 0;
 
 /**
@@ -48,7 +48,7 @@ let users = 0;
  * nobody uses it, the storage does not exist (so Node's promise hook is off on Node 20).
  */
 export function enableImplicitTask(): void {
-  if (users++ === 0) storage = new AsyncLocalStorage<object>();
+  if (users++ === 0) storage = new AsyncLocalStorage<RequestTaskRef>();
 }
 
 /** Undoes one `enableImplicitTask`; the last one disables the storage. */
@@ -71,19 +71,17 @@ export function implicitTaskEnabled(): boolean {
  * (promises, timers, I/O). Used where no `run(fn)` can wrap the code, such as a
  * diagnostics_channel message published just before Node calls the request handler.
  */
-export function enterTask(request: object): void {
-  storage?.enterWith(request);
+export function enterTask(task: RequestTaskRef): void {
+  storage?.enterWith(task);
 }
 
 /** The current task, or undefined when none is known or the implicit task is off. */
 export function currentTask(): Task | undefined {
-  const request = storage?.getStore();
-  return request === undefined ? undefined : requestTask(request);
+  return storage?.getStore()?.task();
 }
 
 /** The current task's id, or 0 (no task). Costs one comparison while the implicit task is off. */
 export function currentTaskId(): number {
   if (storage === undefined) return 0;
-  const request = storage.getStore();
-  return request === undefined ? 0 : taskIdOf(request);
+  return storage.getStore()?.id ?? 0;
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { enterTask } from '../api/current-task.js';
-import { bindRequestTask, requestState, type RequestState } from '../api/request-task.js';
+import { enterTask, implicitTaskEnabled } from '../api/current-task.js';
+import { bindRequestTask, requestState, RequestTaskRef, type RequestState } from '../api/request-task.js';
 import { nextTaskId } from '../tracer/runtime.js';
 import type { SourceContext } from '../tracer/sources.js';
 import { subscribeChannels } from './channel-subscriptions.js';
@@ -221,6 +221,7 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     }
     const exchange: Exchange = {
       task,
+      taskRef: implicitTaskEnabled() ? new RequestTaskRef(task, method, typeof request.url === 'string' ? request.url : '') : undefined,
       response,
       socket: connection,
       readMark: state?.readMark ?? 0,
@@ -236,7 +237,7 @@ export function startServerRecording(ctx: SourceContext, options: HttpServerOpti
     if (state !== undefined) state.current = exchange;
     // Node calls the 'request' listeners right after this message, in this same callback: the
     // handler and all it awaits run in the request's task.
-    enterTask(request);
+    if (exchange.taskRef !== undefined) enterTask(exchange.taskRef);
   };
 
   const onResponseFinish = (message: unknown): void => {
