@@ -10,6 +10,7 @@ const PARTS: Record<string, Part> = {
   'nothing (baseline)': { kind: 'nothing' },
   'Node: subscribers on the 2 request channels, doing nothing': { kind: 'http-channels' },
   'Node: a gc PerformanceObserver, doing nothing': { kind: 'gc-observer' },
+  'V8: the sampling profiler at 10 ms, samples unread': { kind: 'v8-profiler', intervalMs: 10 },
   'recorder, every source off': { kind: 'recorder', options: { level: 'none', maxBytes: MAX_BYTES } },
   'recorder, http only': { kind: 'recorder', options: { level: 'none', maxBytes: MAX_BYTES, sources: { http: true } } },
   'recorder, gc only': { kind: 'recorder', options: { level: 'none', maxBytes: MAX_BYTES, sources: { gc: true } } },

@@ -37,10 +37,16 @@ export type Command =
  * What the `load-parts` suite switches on inside one running `none` server, one at a time, to
  * find what each part of the default level costs: nothing; Node's own machinery that our
  * sources make run (a do-nothing subscriber on the two diagnostics channels Node publishes per
- * server request; a do-nothing PerformanceObserver of gc entries); or a FlightRecorder with the
- * given options.
+ * server request; a do-nothing PerformanceObserver of gc entries; V8's sampling profiler, started
+ * through an inspector session at `intervalMs` and left to sample, as the cpu source's floor); or a
+ * FlightRecorder with the given options.
  */
-export type Part = { kind: 'nothing' } | { kind: 'http-channels' } | { kind: 'gc-observer' } | { kind: 'recorder'; options: import('../../src/index.js').FlightRecorderOptions };
+export type Part =
+  | { kind: 'nothing' }
+  | { kind: 'http-channels' }
+  | { kind: 'gc-observer' }
+  | { kind: 'v8-profiler'; intervalMs: number }
+  | { kind: 'recorder'; options: import('../../src/index.js').FlightRecorderOptions };
 
 /** The two channels Node publishes on for every server request (the http source's). */
 export const SERVER_REQUEST_CHANNELS = ['http.server.request.start', 'http.server.response.finish'] as const;

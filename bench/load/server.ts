@@ -170,6 +170,21 @@ async function switchPart(part: Part): Promise<void> {
       stopPart = async () => observer.disconnect();
       return;
     }
+    case 'v8-profiler': {
+      const { Session } = await import('node:inspector');
+      const session = new Session();
+      session.connect();
+      const post = (method: string, params?: object) =>
+        new Promise<void>((resolve, reject) => session.post(method, params, (err) => (err ? reject(err) : resolve())));
+      await post('Profiler.enable');
+      await post('Profiler.setSamplingInterval', { interval: part.intervalMs * 1000 });
+      await post('Profiler.start');
+      stopPart = async () => {
+        await post('Profiler.stop');
+        session.disconnect();
+      };
+      return;
+    }
     case 'recorder': {
       lib ??= await import('../../src/index.js');
       const partRecorder = new lib.FlightRecorder(part.options);

@@ -18,8 +18,8 @@ const TASK = Symbol('node-flight-recorder.task');
  * started and, through the connection's own resources, until the next request on the
  * connection. Holding the request there kept each keep-alive connection's last request (about
  * 2.3 KB with its response) alive past its end; under load every scavenge then copied some 45 KB
- * more, V8 doubled the young generation in answer, and each scavenge paused the loop about 70%
- * longer (0.24 against 0.14 ms on Node 24, `--trace-gc-nvp`). This object is a few dozen bytes.
+ * more, V8 doubled the young generation in answer, and each scavenge paused the loop about 60%
+ * longer (0.20–0.24 against 0.14–0.15 ms on Node 24, `--trace-gc-nvp`). This object is a few dozen bytes.
  */
 export class RequestTaskRef {
   private made: Task | undefined = undefined;
